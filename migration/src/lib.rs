@@ -1,0 +1,28 @@
+//! Schema migrations for the store, runnable on PostgreSQL 15 and on SQLite.
+//!
+//! One migration per area of the domain, applied in order. Each one also knows how to undo
+//! itself, and a test runs every migration up and down on both backends.
+
+pub use sea_orm_migration::prelude::*;
+
+mod columns;
+mod m20261125_000001_catalogue;
+mod m20261125_000002_customers_and_staff;
+mod m20261125_000003_commerce;
+mod m20261125_000004_mahak_mirror;
+mod m20261125_000005_sync_bookkeeping;
+
+pub struct Migrator;
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261125_000001_catalogue::Migration),
+            Box::new(m20261125_000002_customers_and_staff::Migration),
+            Box::new(m20261125_000003_commerce::Migration),
+            Box::new(m20261125_000004_mahak_mirror::Migration),
+            Box::new(m20261125_000005_sync_bookkeeping::Migration),
+        ]
+    }
+}
