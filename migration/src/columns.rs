@@ -16,20 +16,20 @@ pub fn name(name: &str) -> Alias {
 
 /// A 64-bit auto-increment primary key (`bigserial` on PostgreSQL, `integer` rowid on SQLite).
 pub fn big_pk(col: &str) -> ColumnDef {
-    schema::big_integer(name(col)).auto_increment().primary_key().take()
+    big_integer(name(col)).auto_increment().primary_key().take()
 }
 
 pub fn uuid_pk(col: &str) -> ColumnDef {
-    schema::uuid(name(col)).primary_key().take()
+    uuid(name(col)).primary_key().take()
 }
 
 /// Money: an integer number of Rial, never a float.
 pub fn money(col: &str) -> ColumnDef {
-    schema::big_integer(name(col)).default(0).take()
+    big_integer(name(col)).default(0).take()
 }
 
 pub fn money_null(col: &str) -> ColumnDef {
-    schema::big_integer_null(name(col))
+    big_integer_null(name(col))
 }
 
 pub fn timestamp(col: &str) -> ColumnDef {
@@ -42,11 +42,15 @@ pub fn timestamp_null(col: &str) -> ColumnDef {
 
 /// `created_at` / `updated_at` defaulting to the time of insertion.
 pub fn created_at() -> ColumnDef {
-    timestamp("created_at").default(Expr::current_timestamp()).take()
+    timestamp("created_at")
+        .default(Expr::current_timestamp())
+        .take()
 }
 
 pub fn updated_at() -> ColumnDef {
-    timestamp("updated_at").default(Expr::current_timestamp()).take()
+    timestamp("updated_at")
+        .default(Expr::current_timestamp())
+        .take()
 }
 
 /// JSON document: `jsonb` on PostgreSQL, JSON text on SQLite.
@@ -66,10 +70,10 @@ pub fn mirror_table(table: &str) -> TableCreateStatement {
     Table::create()
         .table(name(table))
         .col(big_pk("id"))
-        .col(schema::big_integer_uniq(name("mahak_id")))
-        .col(schema::big_integer_null(name("mahak_client_id")))
-        .col(schema::big_integer_null(name("mahak_code")))
-        .col(schema::big_integer(name("row_version")))
+        .col(big_integer_uniq(name("mahak_id")))
+        .col(big_integer_null(name("mahak_client_id")))
+        .col(big_integer_null(name("mahak_code")))
+        .col(big_integer(name("row_version")))
         .col(timestamp_null("deleted_at"))
         .col(json("payload"))
         .col(timestamp("synced_at").default(Expr::current_timestamp()))
@@ -94,7 +98,8 @@ pub async fn create_mirror_indexes(manager: &SchemaManager<'_>, table: &str) -> 
 /// A plain (non-unique) index named `idx_<table>_<col>_<col>`.
 pub async fn index(manager: &SchemaManager<'_>, table: &str, cols: &[&str]) -> Result<(), DbErr> {
     let mut stmt = Index::create();
-    stmt.name(format!("idx_{table}_{}", cols.join("_"))).table(name(table));
+    stmt.name(format!("idx_{table}_{}", cols.join("_")))
+        .table(name(table));
     for col in cols {
         stmt.col(name(col));
     }
@@ -104,7 +109,9 @@ pub async fn index(manager: &SchemaManager<'_>, table: &str, cols: &[&str]) -> R
 /// A unique index named `uq_<table>_<col>_<col>`.
 pub async fn unique(manager: &SchemaManager<'_>, table: &str, cols: &[&str]) -> Result<(), DbErr> {
     let mut stmt = Index::create();
-    stmt.name(format!("uq_{table}_{}", cols.join("_"))).table(name(table)).unique();
+    stmt.name(format!("uq_{table}_{}", cols.join("_")))
+        .table(name(table))
+        .unique();
     for col in cols {
         stmt.col(name(col));
     }
@@ -129,7 +136,9 @@ pub fn foreign_key(
 
 pub async fn drop_tables(manager: &SchemaManager<'_>, tables: &[&str]) -> Result<(), DbErr> {
     for table in tables {
-        manager.drop_table(Table::drop().table(name(table)).to_owned()).await?;
+        manager
+            .drop_table(Table::drop().table(name(table)).to_owned())
+            .await?;
     }
     Ok(())
 }

@@ -14,9 +14,12 @@ impl MigrationName for Migration {
     }
 }
 
+// `MigrationTrait` takes `&SchemaManager` with its lifetime elided; under `async_trait`, writing
+// `SchemaManager<'_>` makes that lifetime early-bound and the impl no longer matches the trait.
+#[allow(elided_lifetimes_in_paths)]
 #[sea_orm_migration::async_trait::async_trait]
 impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // Mahak `Store`: a warehouse holding stock.
         manager
             .create_table(mirror_table("warehouses").col(string(name("name"))).take())
@@ -159,7 +162,7 @@ impl MigrationTrait for Migration {
         Ok(())
     }
 
-    async fn down(&self, manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         drop_tables(
             manager,
             &[

@@ -12,9 +12,12 @@ impl MigrationName for Migration {
     }
 }
 
+// `MigrationTrait` takes `&SchemaManager` with its lifetime elided; under `async_trait`, writing
+// `SchemaManager<'_>` makes that lifetime early-bound and the impl no longer matches the trait.
+#[allow(elided_lifetimes_in_paths)]
 #[sea_orm_migration::async_trait::async_trait]
 impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // A customer is identified by a phone number in E.164 form. The `mahak_*` columns link
         // the customer to a Mahak `Person` once pushed (or matched by mobile number).
         manager
@@ -172,7 +175,7 @@ impl MigrationTrait for Migration {
         Ok(())
     }
 
-    async fn down(&self, manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         drop_tables(
             manager,
             &[

@@ -170,15 +170,21 @@ fn mirrors() -> Vec<Mirror> {
         Mirror {
             // 14000 and 14001 hold the default toll and tax percentages.
             table: "mahak_settings",
-            columns: vec![integer(name("setting_code")), text(name("value")).default("").take()],
+            columns: vec![
+                integer(name("setting_code")),
+                text(name("value")).default("").take(),
+            ],
             indexed: &["setting_code"],
         },
     ]
 }
 
+// `MigrationTrait` takes `&SchemaManager` with its lifetime elided; under `async_trait`, writing
+// `SchemaManager<'_>` makes that lifetime early-bound and the impl no longer matches the trait.
+#[allow(elided_lifetimes_in_paths)]
 #[sea_orm_migration::async_trait::async_trait]
 impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for mirror in mirrors() {
             let mut table = mirror_table(mirror.table);
             for column in mirror.columns {
@@ -193,7 +199,7 @@ impl MigrationTrait for Migration {
         Ok(())
     }
 
-    async fn down(&self, manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let tables: Vec<&str> = mirrors().iter().rev().map(|m| m.table).collect();
         drop_tables(manager, &tables).await
     }

@@ -13,9 +13,12 @@ impl MigrationName for Migration {
     }
 }
 
+// `MigrationTrait` takes `&SchemaManager` with its lifetime elided; under `async_trait`, writing
+// `SchemaManager<'_>` makes that lifetime early-bound and the impl no longer matches the trait.
+#[allow(elided_lifetimes_in_paths)]
 #[sea_orm_migration::async_trait::async_trait]
 impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .create_table(
                 Table::create()
@@ -89,7 +92,11 @@ impl MigrationTrait for Migration {
         Ok(())
     }
 
-    async fn down(&self, manager: &SchemaManager<'_>) -> Result<(), DbErr> {
-        drop_tables(manager, &["outbox", "dead_letters", "sync_runs", "sync_checkpoints"]).await
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        drop_tables(
+            manager,
+            &["outbox", "dead_letters", "sync_runs", "sync_checkpoints"],
+        )
+        .await
     }
 }

@@ -1,0 +1,48 @@
+//! The `mahak_order_details` table.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Mirror of Mahak's order lines: a line of a row of `mahak_orders`.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize)]
+#[sea_orm(table_name = "mahak_order_details")]
+pub struct Model {
+    /// Local surrogate key.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// Mahak's `Id`: the key sync upserts on.
+    #[sea_orm(unique)]
+    pub mahak_id: i64,
+    /// Mahak's `ClientId`; set on rows the store pushed.
+    pub mahak_client_id: Option<i64>,
+    /// Mahak's `Code`.
+    pub mahak_code: Option<i64>,
+    /// Mahak's `RowVersion` of the last applied change.
+    pub row_version: i64,
+    /// Set when Mahak reports the row deleted (soft delete).
+    pub deleted_at: Option<DateTimeUtc>,
+    /// The raw Mahak document, as received.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub payload: Json,
+    /// When sync last wrote the row.
+    pub synced_at: DateTimeUtc,
+    /// Mahak id of the order (not a foreign key).
+    pub order_mahak_id: Option<i64>,
+    /// Mahak id of the variant (not a foreign key).
+    pub variant_mahak_id: Option<i64>,
+    /// Mahak id of the warehouse (not a foreign key).
+    pub warehouse_mahak_id: Option<i64>,
+    pub item_type: i32,
+    /// Amount in Rial.
+    pub price: i64,
+    pub count1: f64,
+    /// Amount in Rial.
+    pub discount: i64,
+    pub tax_percent: f64,
+    pub toll_percent: f64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,95 @@
+//! The `orders` table.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// An order. The `mahak_*` columns carry the state of its push to Mahak; the ClientId is assigned
+/// before the first send so that a retry reuses it.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Eq, Serialize, Deserialize)]
+#[sea_orm(table_name = "orders")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// The human order number shown to the customer.
+    #[sea_orm(unique)]
+    pub number: i64,
+    pub customer_id: Uuid,
+    pub status: String,
+    /// Amount in Rial.
+    pub subtotal: i64,
+    /// Amount in Rial.
+    pub discount_total: i64,
+    /// Amount in Rial.
+    pub tax_total: i64,
+    /// Amount in Rial.
+    pub toll_total: i64,
+    /// Amount in Rial.
+    pub shipping_total: i64,
+    /// Amount in Rial.
+    pub grand_total: i64,
+    pub coupon_code: Option<String>,
+    /// Copy of the delivery address at the time of the order.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub shipping_address: Json,
+    #[sea_orm(column_type = "Text")]
+    pub customer_note: String,
+    pub placed_at: Option<DateTimeUtc>,
+    pub paid_at: Option<DateTimeUtc>,
+    pub cancelled_at: Option<DateTimeUtc>,
+    pub mahak_order_id: Option<i64>,
+    #[sea_orm(unique)]
+    pub mahak_order_client_id: Option<i64>,
+    pub mahak_row_version: Option<i64>,
+    pub mahak_state: String,
+    #[sea_orm(column_type = "Text")]
+    pub mahak_error: Option<String>,
+    pub mahak_pushed_at: Option<DateTimeUtc>,
+    /// Guards state transitions against concurrent updates.
+    pub version: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::customers::Entity",
+        from = "Column::CustomerId",
+        to = "super::customers::Column::Id",
+        on_update = "NoAction",
+        on_delete = "Restrict"
+    )]
+    Customers,
+    #[sea_orm(has_many = "super::order_lines::Entity")]
+    OrderLines,
+    #[sea_orm(has_many = "super::order_events::Entity")]
+    OrderEvents,
+    #[sea_orm(has_many = "super::payments::Entity")]
+    Payments,
+}
+
+impl Related<super::customers::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Customers.def()
+    }
+}
+
+impl Related<super::order_lines::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::OrderLines.def()
+    }
+}
+
+impl Related<super::order_events::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::OrderEvents.def()
+    }
+}
+
+impl Related<super::payments::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Payments.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}
