@@ -1,0 +1,151 @@
+//! The server's configuration root: the parts shared with the sync worker (see
+//! `sync::settings`) plus the parts only the server reads.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+
+use serde::Deserialize;
+use sync::settings::{
+    self, AmqpSettings, ConfigError, DatabaseSettings, LogSettings, MahakSettings,
+};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub amqp: AmqpSettings,
+    pub mahak: MahakSettings,
+    pub storage: StorageSettings,
+    pub graphql: GraphqlSettings,
+    pub log: LogSettings,
+}
+
+impl Settings {
+    /// Defaults, then the optional file, then `APP__...` variables; validated.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let settings: Settings = settings::load(file)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.http.validate()?;
+        self.database.validate()?;
+        self.amqp.validate()?;
+        self.mahak.validate()?;
+        self.graphql.validate()?;
+        Ok(())
+    }
+}
+
+/// `http.*`: the listener and request limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    pub host: IpAddr,
+    /// `0` picks a free port (the chosen address is logged as `listening`).
+    pub port: u16,
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// Time allowed for one request, in seconds.
+    pub request_timeout_secs: u64,
+    /// Time allowed for in-flight requests to finish after SIGTERM, in seconds.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 8080,
+            body_limit_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+impl HttpSettings {
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.body_limit_bytes < 1024 {
+            return Err(ConfigError::invalid(
+                "http.body_limit_bytes",
+                "must be at least 1024",
+            ));
+        }
+        if self.request_timeout_secs == 0 {
+            return Err(ConfigError::invalid(
+                "http.request_timeout_secs",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `storage.*`: where product images are served from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageSettings {
+    /// Prefix joined with an image's object key to form its public URL.
+    pub public_base_url: String,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self {
+            public_base_url: "/media".into(),
+        }
+    }
+}
+
+/// `graphql.*`: limits applied to every operation on both schemas.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GraphqlSettings {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    /// Most operations accepted in one batched request (a JSON array body).
+    pub max_batch: usize,
+    /// Serve GraphiQL to browsers on a GET of the endpoint.
+    pub graphiql: bool,
+    /// Answer introspection queries (clients and GraphiQL need it; some deployments hide it).
+    pub introspection: bool,
+}
+
+impl Default for GraphqlSettings {
+    fn default() -> Self {
+        Self {
+            max_depth: 16,
+            max_complexity: 2000,
+            max_aliases: 30,
+            max_batch: 10,
+            graphiql: true,
+            introspection: true,
+        }
+    }
+}
+
+impl GraphqlSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_depth < 5 {
+            return Err(ConfigError::invalid(
+                "graphql.max_depth",
+                "must be at least 5",
+            ));
+        }
+        if self.max_batch == 0 {
+            return Err(ConfigError::invalid(
+                "graphql.max_batch",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}

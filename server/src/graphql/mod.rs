@@ -1,0 +1,64 @@
+//! The two GraphQL schemas. The shop schema (`/graphql`) serves customers; the admin schema
+//! (`/admin/graphql`) is a separate schema for staff, with its own types, so nothing of the
+//! admin side can leak into the shop's SDL. Both get the same limits.
+
+pub mod admin;
+mod loaders;
+mod scalars;
+pub mod shop;
+
+use async_graphql::{ObjectType, SchemaBuilder, SubscriptionType};
+use sea_orm::DatabaseConnection;
+
+use crate::config::Settings;
+use crate::http::QueryLimits;
+
+pub use admin::AdminSchema;
+pub use shop::ShopSchema;
+
+/// What resolvers reach through the context, shared by both schemas.
+#[derive(Clone)]
+pub struct Services {
+    pub db: DatabaseConnection,
+    /// Prefix for public URLs of stored objects (product images).
+    pub media_base_url: String,
+}
+
+impl Services {
+    pub fn new(db: DatabaseConnection, settings: &Settings) -> Self {
+        Services {
+            db,
+            media_base_url: settings
+                .storage
+                .public_base_url
+                .trim_end_matches('/')
+                .to_string(),
+        }
+    }
+}
+
+/// Depth, complexity, alias and introspection limits, the same on every schema.
+fn with_limits<Q, M, S>(
+    builder: SchemaBuilder<Q, M, S>,
+    settings: &Settings,
+) -> SchemaBuilder<Q, M, S>
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    let limits = &settings.graphql;
+    let builder = builder
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(64)
+        .limit_directives(16)
+        .extension(QueryLimits {
+            max_aliases: limits.max_aliases,
+        });
+    if limits.introspection {
+        builder
+    } else {
+        builder.disable_introspection()
+    }
+}

@@ -1,0 +1,506 @@
+//! GraphQL over HTTP, as the GraphQL-over-HTTP specification describes it.
+//!
+//! async-graphql-axum's stock handler answers every request as
+//! `application/graphql-response+json`, even to clients that accept only `application/json`,
+//! and with 200 for requests that failed to parse or validate. This handler negotiates the
+//! media type from `Accept`, answers malformed requests with 400, request errors with 400
+//! under `application/graphql-response+json` and 200 under `application/json`, refuses
+//! mutations over GET (405), caps batch size, serves GraphiQL to browsers, and gives every
+//! error a stable `extensions.code`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{BatchRequest, Executor, Request, Response, ServerError, Variables};
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{Html, IntoResponse};
+use serde_json::{json, Map, Value};
+
+use crate::error::REQUEST_ERROR_CODE;
+use crate::http::RequestContext;
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
+const JSON: &str = "application/json; charset=utf-8";
+
+/// One GraphQL endpoint (the shop's or the admin's): its schema and how it is served.
+pub struct Endpoint<E> {
+    pub executor: E,
+    /// Label used in metrics and logs: `shop` or `admin`.
+    pub name: &'static str,
+    /// The path GraphiQL sends queries to.
+    pub path: &'static str,
+    pub graphiql: bool,
+    pub max_batch: usize,
+    /// Adds per-request data (DataLoaders, the caller's identity) to each operation.
+    pub prepare: Box<dyn Fn(Request) -> Request + Send + Sync>,
+}
+
+/// The media type a response is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MediaType {
+    /// `application/graphql-response+json`: status codes carry the request's outcome.
+    GraphqlResponse,
+    /// `application/json`: the legacy type; well-formed requests always get 200.
+    Json,
+}
+
+impl MediaType {
+    fn content_type(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            MediaType::GraphqlResponse => GRAPHQL_RESPONSE_JSON,
+            MediaType::Json => JSON,
+        })
+    }
+}
+
+/// Picks the response media type from `Accept` by quality, preferring
+/// `application/graphql-response+json` on ties. No `Accept` header means `application/json`
+/// (the spec's rule for legacy clients); `*/*` and `application/*` get `application/json`.
+/// `None` means nothing acceptable was offered.
+fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Some(MediaType::Json);
+    };
+    if accept.trim().is_empty() {
+        return Some(MediaType::Json);
+    }
+    let mut best: Option<(f32, MediaType)> = None;
+    for item in accept.split(',') {
+        let mut parts = item.split(';').map(str::trim);
+        let essence = parts.next().unwrap_or_default().to_ascii_lowercase();
+        let mut quality = 1.0_f32;
+        let mut charset_ok = true;
+        for param in parts {
+            let (key, value) = param.split_once('=').unwrap_or((param, ""));
+            match key.trim().to_ascii_lowercase().as_str() {
+                "q" => quality = value.trim().parse().unwrap_or(0.0),
+                "charset" => {
+                    charset_ok = value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8");
+                }
+                _ => {}
+            }
+        }
+        let media = match essence.as_str() {
+            "application/graphql-response+json" => MediaType::GraphqlResponse,
+            "application/json" | "application/*" | "*/*" => MediaType::Json,
+            _ => continue,
+        };
+        if quality <= 0.0 || !charset_ok {
+            continue;
+        }
+        let better = match best {
+            None => true,
+            Some((q, current)) => {
+                quality > q
+                    || (quality == q && media == MediaType::GraphqlResponse && current != media)
+            }
+        };
+        if better {
+            best = Some((quality, media));
+        }
+    }
+    best.map(|(_, media)| media)
+}
+
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// A request that is not a well-formed GraphQL-over-HTTP request: answered before execution.
+fn reject(status: StatusCode, media: MediaType, message: &str) -> axum::response::Response {
+    let body =
+        json!({ "errors": [{ "message": message, "extensions": { "code": "BAD_REQUEST" } }] });
+    (
+        status,
+        [(header::CONTENT_TYPE, media.content_type())],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Parses one request object (`query`, `operationName`, `variables`, `extensions`).
+fn parse_params(value: Value) -> Result<Request, String> {
+    let Value::Object(mut map) = value else {
+        return Err("a GraphQL request must be a JSON object".into());
+    };
+    let query = match map.remove("query") {
+        Some(Value::String(query)) => query,
+        Some(_) => return Err("`query` must be a string".into()),
+        None => return Err("`query` is required".into()),
+    };
+    let mut request = Request::new(query);
+    match map.remove("operationName") {
+        Some(Value::String(name)) => request = request.operation_name(name),
+        Some(Value::Null) | None => {}
+        Some(_) => return Err("`operationName` must be a string or null".into()),
+    }
+    match map.remove("variables") {
+        Some(variables @ Value::Object(_)) => {
+            request = request.variables(Variables::from_json(variables));
+        }
+        Some(Value::Null) | None => {}
+        Some(_) => return Err("`variables` must be an object or null".into()),
+    }
+    match map.remove("extensions") {
+        Some(Value::Object(extensions)) => {
+            for (key, value) in extensions {
+                let value = async_graphql::Value::from_json(value)
+                    .map_err(|_| "`extensions` holds an unsupported value".to_string())?;
+                request.extensions.insert(key, value);
+            }
+        }
+        Some(Value::Null) | None => {}
+        Some(_) => return Err("`extensions` must be an object or null".into()),
+    }
+    Ok(request)
+}
+
+/// GET parameters arrive URL-encoded; `variables` and `extensions` are JSON strings.
+fn parse_get_params(params: Vec<(String, String)>) -> Result<Request, String> {
+    let mut map = Map::new();
+    for (key, value) in params {
+        let value = match key.as_str() {
+            "variables" | "extensions" => serde_json::from_str(&value)
+                .map_err(|_| format!("`{key}` must be URL-encoded JSON"))?,
+            _ => Value::String(value),
+        };
+        map.insert(key, value);
+    }
+    parse_params(Value::Object(map))
+}
+
+/// True when the operation the request selects is a mutation or subscription; those are not
+/// allowed over GET. An unparsable document is left to execution, which reports it.
+fn is_non_query_operation(request: &Request) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let ty = match (&document.operations, &request.operation_name) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => {
+            ops.get(name.as_str()).map(|op| op.node.ty)
+        }
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| op.node.ty)
+        }
+        _ => None,
+    };
+    ty.is_some_and(|ty| ty != OperationType::Query)
+}
+
+/// An error raised before execution began (syntax, validation, variable coercion): the
+/// response then has no `data` at all, and under `application/graphql-response+json` the
+/// status is 400.
+fn is_request_error(response: &Response) -> bool {
+    !response.errors.is_empty()
+        && response.data == async_graphql::Value::Null
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+fn error_json(mut error: ServerError) -> Value {
+    let has_code = error
+        .extensions
+        .as_ref()
+        .is_some_and(|ext| ext.get("code").is_some());
+    if !has_code {
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", REQUEST_ERROR_CODE);
+    }
+    serde_json::to_value(error).unwrap_or_else(|_| json!({ "message": "internal error" }))
+}
+
+/// Serializes one execution result; `data` is left out for request errors, as the GraphQL
+/// spec requires.
+fn response_json(response: Response) -> Value {
+    let request_error = is_request_error(&response);
+    let mut body = Map::new();
+    if !request_error {
+        body.insert(
+            "data".into(),
+            response.data.into_json().unwrap_or(Value::Null),
+        );
+    }
+    if !response.errors.is_empty() {
+        body.insert(
+            "errors".into(),
+            response.errors.into_iter().map(error_json).collect(),
+        );
+    }
+    if !response.extensions.is_empty() {
+        let extensions = async_graphql::Value::Object(
+            response
+                .extensions
+                .into_iter()
+                .map(|(k, v)| (async_graphql::Name::new(k), v))
+                .collect(),
+        );
+        body.insert(
+            "extensions".into(),
+            extensions.into_json().unwrap_or(Value::Null),
+        );
+    }
+    Value::Object(body)
+}
+
+/// The operation name used as a metrics label: the client's name when it is a plain
+/// identifier of reasonable length, else `anonymous` (labels must not grow without bound
+/// from arbitrary input).
+fn operation_label(request: &Request) -> String {
+    match &request.operation_name {
+        Some(name)
+            if name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+        {
+            name.clone()
+        }
+        _ => "anonymous".into(),
+    }
+}
+
+/// The handler for every method on a GraphQL path.
+pub async fn handle<E: Executor>(
+    State(endpoint): State<Arc<Endpoint<E>>>,
+    method: Method,
+    headers: HeaderMap,
+    Query(query): Query<Vec<(String, String)>>,
+    context: axum::Extension<RequestContext>,
+    body: Bytes,
+) -> axum::response::Response {
+    if method != Method::GET && method != Method::POST {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "GET, POST")],
+        )
+            .into_response();
+    }
+    if method == Method::GET && endpoint.graphiql && query.is_empty() && wants_html(&headers) {
+        let ws = endpoint.path;
+        return Html(
+            async_graphql::http::GraphiQLSource::build()
+                .endpoint(endpoint.path)
+                .subscription_endpoint(ws)
+                .title(&format!("{} GraphQL", endpoint.name))
+                .finish(),
+        )
+        .into_response();
+    }
+    let Some(media) = negotiate(&headers) else {
+        return (
+            StatusCode::NOT_ACCEPTABLE,
+            "accepted media types: application/graphql-response+json, application/json",
+        )
+            .into_response();
+    };
+
+    let batch = if method == Method::GET {
+        match parse_get_params(query) {
+            Ok(request) if is_non_query_operation(&request) => {
+                return (
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    [(header::ALLOW, "POST")],
+                    "mutations and subscriptions must be sent with POST",
+                )
+                    .into_response();
+            }
+            Ok(request) => BatchRequest::Single(request),
+            Err(message) => return reject(StatusCode::BAD_REQUEST, media, &message),
+        }
+    } else {
+        match parse_post_body(&headers, &body, endpoint.max_batch) {
+            Ok(batch) => batch,
+            Err((status, message)) => return reject(status, media, &message),
+        }
+    };
+
+    let context = context.0;
+    let (body, status) = match batch {
+        BatchRequest::Single(request) => {
+            let label = operation_label(&request);
+            tracing::Span::current().record("operation", label.as_str());
+            let started = Instant::now();
+            let response = endpoint
+                .executor
+                .execute((endpoint.prepare)(request.data(context)))
+                .await;
+            let request_error = is_request_error(&response);
+            record_metrics(endpoint.name, &label, &response, started);
+            let status = if request_error && media == MediaType::GraphqlResponse {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            (response_json(response), status)
+        }
+        BatchRequest::Batch(requests) => {
+            let mut results = Vec::with_capacity(requests.len());
+            for request in requests {
+                let label = operation_label(&request);
+                let started = Instant::now();
+                let response = endpoint
+                    .executor
+                    .execute((endpoint.prepare)(request.data(context.clone())))
+                    .await;
+                record_metrics(endpoint.name, &label, &response, started);
+                results.push(response_json(response));
+            }
+            (Value::Array(results), StatusCode::OK)
+        }
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, media.content_type())],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn parse_post_body(
+    headers: &HeaderMap,
+    body: &Bytes,
+    max_batch: usize,
+) -> Result<BatchRequest, (StatusCode, String)> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .ok_or((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type: application/json is required".into(),
+        ))?;
+    let mime: mime::Mime = content_type.parse().map_err(|_| {
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unreadable Content-Type".to_string(),
+        )
+    })?;
+    let is_json = mime.essence_str() == "application/json";
+    let charset_ok = mime
+        .get_param(mime::CHARSET)
+        .is_none_or(|c| c.as_str().eq_ignore_ascii_case("utf-8"));
+    if !is_json || !charset_ok {
+        return Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/json (UTF-8)".into(),
+        ));
+    }
+    if body.is_empty() {
+        return Err((StatusCode::BAD_REQUEST, "a request body is required".into()));
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        (
+            StatusCode::BAD_REQUEST,
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
+    let bad = |message: String| (StatusCode::BAD_REQUEST, message);
+    match value {
+        Value::Array(items) => {
+            if items.is_empty() {
+                return Err(bad("an empty batch".into()));
+            }
+            if items.len() > max_batch {
+                return Err(bad(format!("a batch holds at most {max_batch} operations")));
+            }
+            let requests = items
+                .into_iter()
+                .map(parse_params)
+                .collect::<Result<Vec<_>, _>>();
+            requests.map(BatchRequest::Batch).map_err(bad)
+        }
+        other => parse_params(other).map(BatchRequest::Single).map_err(bad),
+    }
+}
+
+fn record_metrics(schema: &'static str, operation: &str, response: &Response, started: Instant) {
+    let outcome = if response.errors.is_empty() {
+        "ok"
+    } else if is_request_error(response) {
+        "request_error"
+    } else {
+        "error"
+    };
+    let labels = [
+        ("schema", schema.to_string()),
+        ("operation", operation.to_string()),
+    ];
+    metrics::counter!("graphql_requests_total", &labels).increment(1);
+    metrics::counter!(
+        "graphql_responses_total",
+        "schema" => schema, "outcome" => outcome
+    )
+    .increment(1);
+    metrics::histogram!("graphql_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn negotiation_follows_the_spec() {
+        assert_eq!(negotiate(&HeaderMap::new()), Some(MediaType::Json));
+        assert_eq!(
+            negotiate(&accept("application/json")),
+            Some(MediaType::Json)
+        );
+        assert_eq!(negotiate(&accept("*/*")), Some(MediaType::Json));
+        assert_eq!(
+            negotiate(&accept(
+                "application/graphql-response+json, application/json;q=0.9"
+            )),
+            Some(MediaType::GraphqlResponse)
+        );
+        assert_eq!(
+            negotiate(&accept(
+                "application/json, application/graphql-response+json"
+            )),
+            Some(MediaType::GraphqlResponse)
+        );
+        assert_eq!(
+            negotiate(&accept(
+                "application/graphql-response+json;q=0.5, application/json"
+            )),
+            Some(MediaType::Json)
+        );
+        assert_eq!(
+            negotiate(&accept("application/json; charset=iso-8859-1")),
+            None
+        );
+        assert_eq!(negotiate(&accept("text/plain")), None);
+    }
+
+    #[test]
+    fn request_parameters_are_type_checked() {
+        assert!(parse_params(json!({ "query": "{a}" })).is_ok());
+        assert!(parse_params(
+            json!({ "query": "{a}", "variables": null, "extensions": null, "operationName": null })
+        )
+        .is_ok());
+        assert!(parse_params(json!({ "query": 1 })).is_err());
+        assert!(parse_params(json!({})).is_err());
+        assert!(parse_params(json!({ "query": "{a}", "variables": "{}" })).is_err());
+        assert!(parse_params(json!({ "query": "{a}", "operationName": 1 })).is_err());
+        assert!(parse_params(json!([])).is_err());
+    }
+
+    #[test]
+    fn get_mutations_are_detected() {
+        assert!(is_non_query_operation(&Request::new("mutation { a }")));
+        assert!(!is_non_query_operation(&Request::new("{ a }")));
+        let named = Request::new("query Q { a } mutation M { b }").operation_name("M");
+        assert!(is_non_query_operation(&named));
+    }
+}

@@ -1,0 +1,142 @@
+//! The HTTP surface: GraphQL endpoints, health, readiness and metrics, and the layers every
+//! request passes through (request id, tracing span, timeout, body limit).
+
+pub mod graphql;
+mod limits;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderName, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::{Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
+use sea_orm::DatabaseConnection;
+use serde_json::json;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use limits::QueryLimits;
+
+use crate::config::Settings;
+use crate::graphql::{AdminSchema, ShopSchema};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Per-request facts handed to resolvers through the GraphQL context.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub request_id: String,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub metrics: PrometheusHandle,
+}
+
+pub fn router(
+    settings: &Settings,
+    state: AppState,
+    shop: ShopSchema,
+    admin: AdminSchema,
+) -> Router {
+    let shop = Arc::new(graphql::Endpoint {
+        executor: shop,
+        name: "shop",
+        path: "/graphql",
+        graphiql: settings.graphql.graphiql,
+        max_batch: settings.graphql.max_batch,
+        prepare: crate::graphql::shop::request_preparer(state.db.clone()),
+    });
+    let admin = Arc::new(graphql::Endpoint {
+        executor: admin,
+        name: "admin",
+        path: "/admin/graphql",
+        graphiql: settings.graphql.graphiql,
+        max_batch: settings.graphql.max_batch,
+        prepare: Box::new(|request| request),
+    });
+
+    let layers = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let request_id = request
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    path = request.uri().path(),
+                    request_id,
+                    operation = tracing::field::Empty,
+                )
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(settings.http.request_timeout_secs),
+        ))
+        .layer(DefaultBodyLimit::max(settings.http.body_limit_bytes))
+        .layer(middleware::from_fn(request_context));
+
+    Router::new()
+        .route("/graphql", any(graphql::handle).with_state(shop))
+        .route("/admin/graphql", any(graphql::handle).with_state(admin))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+        .layer(layers)
+}
+
+async fn request_context(mut request: Request, next: Next) -> Response {
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    request
+        .extensions_mut()
+        .insert(RequestContext { request_id });
+    next.run(request).await
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the parts the server needs answer.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let database = crate::db::ping(&state.db).await;
+    let status = if database {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({ "database": if database { "ok" } else { "unavailable" } });
+    (status, Json(body)).into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    crate::db::record_pool_metrics(&state.db);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}

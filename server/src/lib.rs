@@ -1,0 +1,11 @@
+//! The store's GraphQL backend-for-frontend: configuration, database, the shop and admin
+//! schemas, the HTTP surface, and the domain modules the resolvers call.
+
+pub mod app;
+pub mod catalogue;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod telemetry;

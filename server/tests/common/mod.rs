@@ -1,0 +1,225 @@
+//! Test harness: a fresh database per test and the real `server` binary started on a random
+//! port against it, spoken to over real HTTP.
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+pub mod seed;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{json, Value};
+
+const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A database of its own for one test: a fresh PostgreSQL database (dropped when the test
+/// ends) or a SQLite file in a temporary directory.
+pub struct TestDb {
+    pub url: String,
+    pg_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn postgres() -> TestDb {
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        let admin = Database::connect(ADMIN_URL)
+            .await
+            .expect("PostgreSQL at 127.0.0.1:5432");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create database");
+        admin.close().await.ok();
+        TestDb {
+            url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+            pg_name: Some(name),
+            _dir: None,
+        }
+    }
+
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/store.db?mode=rwc", dir.path().display());
+        TestDb {
+            url,
+            pg_name: None,
+            _dir: Some(dir),
+        }
+    }
+
+    /// A connection with the schema migrated, for seeding and inspecting.
+    pub async fn connect(&self) -> DatabaseConnection {
+        use migration::{Migrator, MigratorTrait};
+        let db = Database::connect(&self.url)
+            .await
+            .expect("connect to test database");
+        Migrator::up(&db, None)
+            .await
+            .expect("migrate test database");
+        db
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
+        // Drop runs outside any runtime guarantee; use a small one of our own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let admin = Database::connect(ADMIN_URL).await.ok()?;
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .ok()?;
+                admin.close().await.ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// The `server` binary, running.
+pub struct TestServer {
+    pub base: String,
+    child: Child,
+    pub client: reqwest::Client,
+}
+
+impl TestServer {
+    pub async fn start(db: &TestDb) -> TestServer {
+        TestServer::start_with(db, &[]).await
+    }
+
+    /// Starts `server serve` with `APP__...` overrides, waits for its `listening` log line.
+    pub async fn start_with(db: &TestDb, env: &[(&str, &str)]) -> TestServer {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+        command
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("APP__DATABASE__URL", &db.url)
+            .env("APP__DATABASE__MAX_CONNECTIONS", "4")
+            .env("APP__HTTP__PORT", "0")
+            .env("APP__LOG__FORMAT", "json")
+            .env("APP__LOG__LEVEL", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("start server binary");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !sent {
+                    if let Ok(event) = serde_json::from_str::<Value>(&line) {
+                        if event["message"] == "listening" {
+                            let _ = tx.send(event["addr"].as_str().unwrap_or_default().to_string());
+                            sent = true;
+                            continue;
+                        }
+                    }
+                }
+                eprintln!("[server] {line}");
+            }
+        });
+        let addr = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)))
+            .await
+            .unwrap()
+            .expect("server did not report `listening` within 60 s");
+        TestServer {
+            base: format!("http://{addr}"),
+            child,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// POSTs a query to the shop endpoint and returns the JSON body (asserting HTTP 200).
+    pub async fn shop(&self, query: &str, variables: Value) -> Value {
+        self.post_graphql("/graphql", query, variables).await
+    }
+
+    pub async fn post_graphql(&self, path: &str, query: &str, variables: Value) -> Value {
+        let response = self
+            .client
+            .post(self.url(path))
+            .header("accept", "application/graphql-response+json")
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        let body: Value = response.json().await.expect("JSON body");
+        assert!(
+            status.is_success() || status.as_u16() == 400,
+            "unexpected status {status}: {body}"
+        );
+        body
+    }
+
+    /// Current value of a Prometheus counter, summed over all its label sets.
+    pub async fn metric_sum(&self, name: &str) -> f64 {
+        let text = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter(|line| line.split(['{', ' ']).next() == Some(name))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns whether it exited cleanly.
+    pub fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..100 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `extensions.code` of each error in a GraphQL response.
+pub fn error_codes(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| e["extensions"]["code"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}

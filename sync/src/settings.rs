@@ -1,0 +1,217 @@
+//! The configuration scheme shared by the `server` and `sync` binaries.
+//!
+//! Keys are nested by part (`database.url`, `amqp.url`, `mahak.base_url`, ...). Values come,
+//! lowest precedence first, from the defaults in code, an optional TOML file, and environment
+//! variables `APP__PART__KEY` (e.g. `APP__DATABASE__URL`). Each binary defines its own root
+//! struct from the parts it uses; the parts the sync worker needs are defined here.
+
+use std::path::Path;
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+/// Prefix of the environment variables; `__` separates the levels of a key.
+pub const ENV_PREFIX: &str = "APP__";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value could not be read or has the wrong type.
+    #[error("configuration: {}", describe(.0))]
+    Load(Box<figment::Error>),
+    /// A value was read but is not acceptable.
+    #[error("configuration: invalid `{key}`: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+/// One line per problem, naming the key as the documentation spells it (`http.port`, not
+/// the environment variable's `HTTP.PORT`) and where the value came from.
+fn describe(error: &figment::Error) -> String {
+    error
+        .clone()
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".").to_lowercase();
+            let source = e
+                .metadata
+                .as_ref()
+                .map(|m| m.name.to_string())
+                .unwrap_or_default();
+            match (key.is_empty(), source.is_empty()) {
+                (true, _) => e.kind.to_string(),
+                (false, true) => format!("invalid `{key}`: {}", e.kind),
+                (false, false) => format!("invalid `{key}` (from {source}): {}", e.kind),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ConfigError {
+    pub fn invalid(key: &'static str, reason: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            key,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Loads a configuration root `T` from its defaults, the optional file and the environment.
+/// Unknown keys are rejected by the parts (`deny_unknown_fields`) so a typo is reported
+/// instead of silently ignored.
+pub fn load<T: DeserializeOwned>(file: Option<&Path>) -> Result<T, ConfigError> {
+    let mut figment = Figment::new();
+    if let Some(file) = file {
+        if !file.exists() {
+            return Err(ConfigError::invalid(
+                "--config",
+                format!("{} does not exist", file.display()),
+            ));
+        }
+        figment = figment.merge(Toml::file(file));
+    }
+    figment
+        .merge(Env::prefixed(ENV_PREFIX).split("__"))
+        .extract()
+        .map_err(|e| ConfigError::Load(Box::new(e)))
+}
+
+/// `database.*`: where the store's data lives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://path?mode=rwc` (embedded default) or `postgres://user:pass@host/db`.
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub connect_timeout_secs: u64,
+    /// Run pending migrations when a binary starts.
+    pub migrate_on_start: bool,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: SecretString::from("sqlite://data/store.db?mode=rwc"),
+            max_connections: 16,
+            min_connections: 1,
+            connect_timeout_secs: 10,
+            migrate_on_start: true,
+        }
+    }
+}
+
+impl DatabaseSettings {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let url = self.url.expose_secret();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::invalid(
+                "database.url",
+                "must start with sqlite:, postgres:// or postgresql://",
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(ConfigError::invalid(
+                "database.max_connections",
+                "must be at least 1",
+            ));
+        }
+        if self.min_connections > self.max_connections {
+            return Err(ConfigError::invalid(
+                "database.min_connections",
+                "must not exceed database.max_connections",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.url.expose_secret().starts_with("sqlite:")
+    }
+}
+
+/// `amqp.*`: the RabbitMQ broker. Unset `url` means the in-process bus.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AmqpSettings {
+    pub url: Option<SecretString>,
+}
+
+impl AmqpSettings {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match &self.url {
+            Some(url) if !url.expose_secret().starts_with("amqp") => Err(ConfigError::invalid(
+                "amqp.url",
+                "must start with amqp:// or amqps://",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `mahak.*`: the Mahak service. Unset `base_url` means the in-process simulator.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MahakSettings {
+    /// e.g. `https://mahakacc.mahaksoft.com/API/v3/Sync/`.
+    pub base_url: Option<String>,
+    pub username: String,
+    pub password: SecretString,
+    pub database_id: i32,
+}
+
+impl Default for MahakSettings {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            username: "demo".into(),
+            password: SecretString::from("demo"),
+            database_id: 1,
+        }
+    }
+}
+
+impl MahakSettings {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.base_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::invalid(
+                    "mahak.base_url",
+                    "must be an http:// or https:// URL",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `log.*`: how both binaries log.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+    /// A `tracing` filter directive, e.g. `info` or `info,server=debug`.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
