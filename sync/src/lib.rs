@@ -1,5 +1,8 @@
-//! The Mahak side of the store: configuration shared by both binaries, the text conventions
-//! of Mahak's data, and (in later modules) the adapter, the simulator and the sync worker.
+//! The Mahak side of the store: the configuration shared by both binaries, the text
+//! conventions of Mahak's data, the Mahak API adapter (`mahak`), the Mahak simulator
+//! (`simulator`) and, later, the sync worker.
 
+pub mod mahak;
 pub mod persian;
 pub mod settings;
+pub mod simulator;

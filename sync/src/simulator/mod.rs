@@ -1,0 +1,1 @@
+//! A faithful simulator of Mahak's sync API, for the embedded default, tests and benchmarks.
