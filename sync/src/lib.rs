@@ -3,6 +3,9 @@
 //! (`simulator`) and, later, the sync worker.
 
 pub mod mahak;
+pub mod mirror;
 pub mod persian;
 pub mod settings;
 pub mod simulator;
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -7,7 +7,8 @@
 //! by those ids.
 
 mod cursor;
-pub mod price;
+
+pub use sync::mirror::price;
 
 use std::collections::HashMap;
 

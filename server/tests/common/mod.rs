@@ -9,83 +9,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{json, Value};
 
-const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-/// A database of its own for one test: a fresh PostgreSQL database (dropped when the test
-/// ends) or a SQLite file in a temporary directory.
-pub struct TestDb {
-    pub url: String,
-    pg_name: Option<String>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl TestDb {
-    pub async fn postgres() -> TestDb {
-        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
-        let admin = Database::connect(ADMIN_URL)
-            .await
-            .expect("PostgreSQL at 127.0.0.1:5432");
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create database");
-        admin.close().await.ok();
-        TestDb {
-            url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
-            pg_name: Some(name),
-            _dir: None,
-        }
-    }
-
-    pub fn sqlite() -> TestDb {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}/store.db?mode=rwc", dir.path().display());
-        TestDb {
-            url,
-            pg_name: None,
-            _dir: Some(dir),
-        }
-    }
-
-    /// A connection with the schema migrated, for seeding and inspecting.
-    pub async fn connect(&self) -> DatabaseConnection {
-        use migration::{Migrator, MigratorTrait};
-        let db = Database::connect(&self.url)
-            .await
-            .expect("connect to test database");
-        Migrator::up(&db, None)
-            .await
-            .expect("migrate test database");
-        db
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some(name) = self.pg_name.take() else {
-            return;
-        };
-        // Drop runs outside any runtime guarantee; use a small one of our own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async {
-                let admin = Database::connect(ADMIN_URL).await.ok()?;
-                admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await
-                    .ok()?;
-                admin.close().await.ok()
-            })
-        })
-        .join();
-    }
-}
+pub use sync::testing::TestDb;
 
 /// The `server` binary, running.
 pub struct TestServer {

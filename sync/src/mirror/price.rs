@@ -1,4 +1,6 @@
-//! The shop price of a variant and the per-product price summary.
+//! The shop price of a variant and the per-product price summary, kept here because the
+//! sync consumer maintains the summary whenever it writes variants or products, and the shop
+//! reads prices by the same rule.
 //!
 //! Mahak gives every variant ten price levels and a default sell level; until customer
 //! groups choose another level, the shop sells at the default level. A price of 0 means
