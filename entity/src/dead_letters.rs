@@ -13,6 +13,8 @@ pub struct Model {
     pub entity: String,
     pub mahak_id: Option<i64>,
     pub mahak_client_id: Option<i64>,
+    /// The row's RowVersion, when it could be read.
+    pub row_version: Option<i64>,
     pub batch_id: Option<String>,
     #[sea_orm(column_type = "JsonBinary")]
     pub payload: Json,

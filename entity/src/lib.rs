@@ -37,7 +37,7 @@
 //!   [`mahak_pictures`], [`mahak_photo_galleries`], [`mahak_orders`], [`mahak_order_details`],
 //!   [`mahak_receipts`], [`mahak_cheques`], [`mahak_transactions`], [`mahak_settings`].
 //!
-//! - Sync bookkeeping (`m20261125_000005_sync_bookkeeping`): [`sync_checkpoints`], [`sync_runs`],
+//! - Sync bookkeeping (`m20261125_000005_sync_bookkeeping`): [`sync_checkpoints`], [`sync_inbox`], [`sync_runs`],
 //!   [`dead_letters`], [`outbox`].
 
 pub mod audit_entries;
@@ -78,6 +78,7 @@ pub mod refresh_tokens;
 pub mod roles;
 pub mod staff_users;
 pub mod sync_checkpoints;
+pub mod sync_inbox;
 pub mod sync_runs;
 pub mod variant_stock;
 pub mod variants;
@@ -123,6 +124,7 @@ pub mod prelude {
     pub use super::roles::Entity as Roles;
     pub use super::staff_users::Entity as StaffUsers;
     pub use super::sync_checkpoints::Entity as SyncCheckpoints;
+    pub use super::sync_inbox::Entity as SyncInbox;
     pub use super::sync_runs::Entity as SyncRuns;
     pub use super::variant_stock::Entity as VariantStock;
     pub use super::variants::Entity as Variants;

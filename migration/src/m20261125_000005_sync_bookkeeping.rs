@@ -60,6 +60,7 @@ impl MigrationTrait for Migration {
                     .col(string(name("entity")))
                     .col(big_integer_null(name("mahak_id")))
                     .col(big_integer_null(name("mahak_client_id")))
+                    .col(big_integer_null(name("row_version")))
                     .col(string_null(name("batch_id")))
                     .col(json("payload"))
                     .col(text(name("error")))
@@ -71,6 +72,21 @@ impl MigrationTrait for Migration {
             )
             .await?;
         index(manager, "dead_letters", &["entity", "mahak_id"]).await?;
+
+        // The batches a consumer has applied, written in the batch's own transaction: a
+        // redelivered batch (consumer died after commit, before ack) is recognised and skipped,
+        // so its dead letters and run counts are not recorded twice.
+        manager
+            .create_table(
+                Table::create()
+                    .table(name("sync_inbox"))
+                    .col(string(name("batch_id")).primary_key())
+                    .col(string(name("entity")))
+                    .col(uuid_null(name("run_id")))
+                    .col(timestamp("applied_at").default(Expr::current_timestamp()))
+                    .take(),
+            )
+            .await?;
 
         manager
             .create_table(
@@ -95,7 +111,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         drop_tables(
             manager,
-            &["outbox", "dead_letters", "sync_runs", "sync_checkpoints"],
+            &["sync_inbox", "outbox", "dead_letters", "sync_runs", "sync_checkpoints"],
         )
         .await
     }

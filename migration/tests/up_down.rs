@@ -122,6 +122,7 @@ fn all_entities() -> Vec<EntityInfo> {
         mahak_transactions,
         mahak_settings,
         sync_checkpoints,
+        sync_inbox,
         sync_runs,
         dead_letters,
         outbox,
