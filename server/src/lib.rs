@@ -4,7 +4,7 @@
 pub mod app;
 pub mod catalogue;
 pub mod config;
-pub mod db;
+pub use sync::db;
 pub mod error;
 pub mod graphql;
 pub mod http;

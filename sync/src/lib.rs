@@ -2,10 +2,15 @@
 //! conventions of Mahak's data, the Mahak API adapter (`mahak`), the Mahak simulator
 //! (`simulator`) and, later, the sync worker.
 
+pub mod db;
+pub mod failpoint;
 pub mod mahak;
 pub mod mirror;
 pub mod persian;
+pub mod phone;
+pub mod pipeline;
 pub mod settings;
 pub mod simulator;
+pub mod worker;
 #[cfg(feature = "testing")]
 pub mod testing;

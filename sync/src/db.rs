@@ -1,14 +1,14 @@
 //! Connecting to the database (SQLite for the embedded default, PostgreSQL in production),
-//! running migrations, and reporting statement and pool metrics.
+//! running migrations, and reporting statement and pool metrics. Both binaries use it.
 
 use std::path::Path;
 use std::time::Duration;
 
+use crate::settings::DatabaseSettings;
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 use secrecy::ExposeSecret;
-use sync::settings::DatabaseSettings;
 
 /// Opens the pool. For a SQLite file, creates its directory first and turns on foreign keys
 /// and WAL (readers do not block the writer). Every statement is counted and timed.
