@@ -28,8 +28,30 @@ pub struct DeadLetter {
     pub attempts: i32,
 }
 
+/// Stores dead letters. The same row version failing again (the inclusive cursor fetches
+/// the boundary rows of every run again) counts as another attempt of the open letter rather
+/// than a new one.
 pub async fn record<C: ConnectionTrait>(db: &C, letters: &[DeadLetter]) -> Result<(), DbErr> {
     for letter in letters {
+        if let (Some(mahak_id), Some(row_version)) = (letter.mahak_id, letter.row_version) {
+            let again = db
+                .execute(statement(
+                    db.get_database_backend(),
+                    "UPDATE dead_letters SET attempts = attempts + 1, error = $1 \
+                     WHERE entity = $2 AND mahak_id = $3 AND row_version = $4 \
+                     AND replayed_at IS NULL AND discarded_at IS NULL",
+                    [
+                        Value::from(letter.error.clone()),
+                        Value::from(letter.entity.name()),
+                        Value::from(mahak_id),
+                        Value::from(row_version),
+                    ],
+                ))
+                .await?;
+            if again.rows_affected() > 0 {
+                continue;
+            }
+        }
         tracing::warn!(
             entity = %letter.entity, mahak_id = ?letter.mahak_id, row_version = ?letter.row_version,
             batch_id = ?letter.batch_id, error = %letter.error, "row dead-lettered"
