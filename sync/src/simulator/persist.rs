@@ -6,6 +6,10 @@
 //! old or the new state, never half of one; writes are debounced to at most one per second
 //! after a change, plus one on shutdown. Sessions and faults are not kept: clients log in
 //! again after a restart, as after a token expiry.
+//!
+//! A save serializes the whole store under its read lock, so writes wait meanwhile: fine for
+//! demo-sized data, but with a million rows (hundreds of MiB) each save takes seconds; large
+//! load tests are better run without a state file (the same seed regenerates the same data).
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
