@@ -227,7 +227,9 @@ impl CursorWalk {
         let rows = u32::try_from(rows).unwrap_or(u32::MAX);
         match self.phase {
             Phase::Done => Ok(Verdict::Skip),
-            Phase::Probe { .. } if rows == 0 => {
+            // Only rows known to be newer count: a row whose RowVersion cannot be read (a
+            // malformed row, already reported) says nothing about what the cursor missed.
+            Phase::Probe { .. } if max_row_version.is_none_or(|max| max <= self.cursor) => {
                 self.phase = Phase::Done;
                 Ok(Verdict::Skip)
             }
