@@ -6,7 +6,7 @@
 //! - `{p}.batches`: quorum queue bound to `mahak.#` and `retry`; its dead-letter exchange is
 //!   `{p}.dlx` and its delivery limit bounds redeliveries of a message that keeps crashing
 //!   consumers.
-//! - `{p}.retry.<n>`: delay queues (message TTL of step `n`) that dead-letter back to `{p}`
+//! - `{p}.retry.<delay>ms`: delay queues (message TTL of that delay) that dead-letter back to `{p}`
 //!   with routing key `retry`: a batch that failed transiently waits there, then returns.
 //! - `{p}.dlx` (fanout) → `{p}.dead` (quorum): batches given up on.
 //!
@@ -79,8 +79,16 @@ impl AmqpConfig {
         format!("{}.batches", self.prefix)
     }
 
+    /// The delay queue of retry step `step`, named by its delay so that configurations
+    /// with other delays declare queues of their own instead of clashing on `x-message-ttl`.
     pub fn retry_queue(&self, step: usize) -> String {
-        format!("{}.retry.{step}", self.prefix)
+        let delay = self
+            .retry_delays
+            .get(step)
+            .or(self.retry_delays.last())
+            .copied()
+            .unwrap_or_default();
+        format!("{}.retry.{}ms", self.prefix, delay.as_millis())
     }
 
     pub fn dead_exchange(&self) -> String {
@@ -194,28 +202,47 @@ pub async fn declare_topology(channel: &Channel, config: &AmqpConfig) -> anyhow:
 }
 
 /// Publishes with confirms on one channel; `publish` returns once the broker has the batch.
+/// A failed publish drops the connection, and the next publish opens a new one, so a broker
+/// restart or a cut connection costs one failed fetch, not a stuck worker.
 pub struct AmqpPublisher {
-    _connection: Connection,
-    channel: Channel,
     config: AmqpConfig,
+    link: tokio::sync::Mutex<Option<(Connection, Channel)>>,
     window: Arc<Semaphore>,
 }
 
 impl AmqpPublisher {
     pub async fn connect(config: AmqpConfig) -> anyhow::Result<Self> {
-        let connection = connect(&config).await?;
+        let window = Arc::new(Semaphore::new(config.publish_window.max(1)));
+        let publisher = AmqpPublisher {
+            config,
+            link: tokio::sync::Mutex::new(None),
+            window,
+        };
+        publisher.channel().await?;
+        Ok(publisher)
+    }
+
+    async fn channel(&self) -> anyhow::Result<Channel> {
+        let mut link = self.link.lock().await;
+        if let Some((connection, channel)) = link.as_ref() {
+            if connection.status().connected() && channel.status().connected() {
+                return Ok(channel.clone());
+            }
+        }
+        let connection = connect(&self.config).await?;
         let channel = connection.create_channel().await?;
-        declare_topology(&channel, &config).await?;
+        declare_topology(&channel, &self.config).await?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
             .await?;
-        let window = Arc::new(Semaphore::new(config.publish_window.max(1)));
-        Ok(AmqpPublisher {
-            _connection: connection,
-            channel,
-            config,
-            window,
-        })
+        *link = Some((connection, channel.clone()));
+        Ok(channel)
+    }
+
+    async fn reset(&self) {
+        if let Some((connection, _)) = self.link.lock().await.take() {
+            let _ = connection.close(200, "publish failed".into()).await;
+        }
     }
 }
 
@@ -269,14 +296,19 @@ impl Publisher for AmqpPublisher {
         let _permit = self.window.acquire().await?;
         let body = batch.encode();
         let started = std::time::Instant::now();
-        publish_confirmed(
-            &self.channel,
+        let channel = self.channel().await?;
+        let published = publish_confirmed(
+            &channel,
             &self.config.exchange(),
             &batch.routing_key(),
             &body,
             batch_headers(batch, &body, 0),
         )
-        .await?;
+        .await;
+        if published.is_err() {
+            self.reset().await;
+        }
+        published?;
         metrics::histogram!("sync_publish_confirm_seconds").record(started.elapsed().as_secs_f64());
         Ok(())
     }
