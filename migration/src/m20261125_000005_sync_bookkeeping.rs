@@ -111,7 +111,13 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         drop_tables(
             manager,
-            &["sync_inbox", "outbox", "dead_letters", "sync_runs", "sync_checkpoints"],
+            &[
+                "sync_inbox",
+                "outbox",
+                "dead_letters",
+                "sync_runs",
+                "sync_checkpoints",
+            ],
         )
         .await
     }

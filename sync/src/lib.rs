@@ -11,6 +11,6 @@ pub mod phone;
 pub mod pipeline;
 pub mod settings;
 pub mod simulator;
-pub mod worker;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod worker;

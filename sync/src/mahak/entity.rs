@@ -125,7 +125,9 @@ impl Entity {
 
     /// Parses [`Entity::name`] back, ignoring case.
     pub fn from_name(name: &str) -> Option<Entity> {
-        Entity::ALL.into_iter().find(|e| e.name().eq_ignore_ascii_case(name))
+        Entity::ALL
+            .into_iter()
+            .find(|e| e.name().eq_ignore_ascii_case(name))
     }
 }
 
@@ -149,10 +151,16 @@ mod tests {
 
     #[test]
     fn wire_names() {
-        assert_eq!(Entity::ProductDetail.cursor_field(), "fromProductDetailVersion");
+        assert_eq!(
+            Entity::ProductDetail.cursor_field(),
+            "fromProductDetailVersion"
+        );
         assert_eq!(Entity::Person.plural(), "People");
         assert_eq!(Entity::Person.plural_camel(), "people");
         assert_eq!(Entity::PhotoGallery.id_field(), "PhotoGalleryId");
-        assert_eq!(Entity::from_name("productdetail"), Some(Entity::ProductDetail));
+        assert_eq!(
+            Entity::from_name("productdetail"),
+            Some(Entity::ProductDetail)
+        );
     }
 }

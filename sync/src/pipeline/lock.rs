@@ -56,7 +56,7 @@ pub async fn try_lock(
         let mut map = LOCAL
             .get_or_init(Default::default)
             .lock()
-            .unwrap_or_else(|e| e.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.entry(entity).or_default().clone()
     };
     Ok(mutex.try_lock_owned().ok().map(|guard| EntityLock {
