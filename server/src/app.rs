@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use crate::config::Settings;
 use crate::graphql::{admin, shop, Services};
 use crate::http::{self, AppState};
+use sync::pipeline::events::Events;
 
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let metrics = crate::telemetry::init_metrics()?;
@@ -33,9 +34,26 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, graphiql = %format!("http://{addr}/graphql"), "listening");
 
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let embedded_sync = (settings.amqp.url.is_none() && settings.sync.embedded).then(|| {
+        tokio::spawn(embedded_sync(
+            db.clone(),
+            settings.clone(),
+            Events::default(),
+            stopped.clone(),
+        ))
+    });
+
     let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
-    let server = axum::serve(listener, router).with_graceful_shutdown(shutdown_signal());
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        sync::worker::shutdown_signal().await;
+        tracing::info!("shutdown signal received; finishing in-flight requests");
+        let _ = stop.send(true);
+    });
     server.await.context("serving HTTP")?;
+    if let Some(task) = embedded_sync {
+        let _ = tokio::time::timeout(grace, task).await;
+    }
     tracing::info!(
         grace_secs = grace.as_secs(),
         "stopped accepting connections; closing the database"
@@ -44,25 +62,39 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        tokio::signal::ctrl_c().await.ok();
+/// The embedded default: with no broker configured, the sync pipeline runs in this process
+/// on the in-process bus (against the in-process Mahak simulator unless `mahak.base_url` is
+/// set), so a fresh `cargo run` shows a store filled from "Mahak" and kept in sync.
+async fn embedded_sync(
+    db: sea_orm::DatabaseConnection,
+    settings: Settings,
+    events: Events,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let run = async {
+        let mahak = sync::worker::connect_mahak(&settings.mahak, &settings.sync).await?;
+        let runner = sync::worker::build_runner(
+            &db,
+            mahak.client.clone(),
+            &settings.amqp,
+            &settings.sync,
+            events,
+        )
+        .await?;
+        tracing::info!(
+            interval_secs = settings.sync.interval_secs,
+            "embedded Mahak sync started"
+        );
+        let interval = Duration::from_secs(settings.sync.interval_secs);
+        runner
+            .daemon(interval, async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await;
+        drop(mahak);
+        anyhow::Ok(())
     };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    if let Err(err) = run.await {
+        tracing::error!(error = %format!("{err:#}"), "embedded Mahak sync could not start");
     }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
 }

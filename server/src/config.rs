@@ -8,6 +8,7 @@ use serde::Deserialize;
 use sync::settings::{
     self, AmqpSettings, ConfigError, DatabaseSettings, LogSettings, MahakSettings,
 };
+use sync::worker::SyncSettings;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -16,6 +17,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub amqp: AmqpSettings,
     pub mahak: MahakSettings,
+    pub sync: SyncSettings,
     pub storage: StorageSettings,
     pub graphql: GraphqlSettings,
     pub log: LogSettings,
@@ -34,6 +36,7 @@ impl Settings {
         self.database.validate()?;
         self.amqp.validate()?;
         self.mahak.validate()?;
+        self.sync.validate()?;
         self.graphql.validate()?;
         Ok(())
     }

@@ -56,6 +56,48 @@ async fn embedded_sqlite_default_serves_the_catalogue() {
 }
 
 #[tokio::test]
+async fn embedded_default_fills_the_store_from_the_simulated_mahak() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start_with(
+        &db,
+        &[
+            ("APP__SYNC__EMBEDDED", "true"),
+            ("APP__SYNC__SIMULATOR_PRODUCTS", "25"),
+            ("APP__SYNC__INTERVAL_SECS", "1"),
+        ],
+    )
+    .await;
+    let mut total = 0;
+    for _ in 0..120 {
+        let body = server
+            .shop(
+                "{ products(first: 5) { totalCount edges { node { name variants { price } } } } }",
+                json!({}),
+            )
+            .await;
+        total = body["data"]["products"]["totalCount"].as_i64().unwrap_or(0);
+        if total >= 20 {
+            assert!(
+                body["data"]["products"]["edges"][0]["node"]["variants"][0]["price"]
+                    .as_i64()
+                    .unwrap()
+                    > 0
+            );
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(
+        total >= 20,
+        "the embedded sync should fill the catalogue; saw {total} products"
+    );
+    assert!(
+        server.terminate(),
+        "SIGTERM stops the server and its embedded sync cleanly"
+    );
+}
+
+#[tokio::test]
 async fn media_types_and_status_codes_follow_graphql_over_http() {
     let db = TestDb::sqlite();
     let server = TestServer::start(&db).await;

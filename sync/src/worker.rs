@@ -46,6 +46,8 @@ pub struct SyncSettings {
     pub max_attempts: u32,
     /// Simulated catalogue size when `mahak.base_url` is unset (the embedded default).
     pub simulator_products: usize,
+    /// Run the sync inside `server serve` when no broker (`amqp.url`) is configured.
+    pub embedded: bool,
 }
 
 impl Default for SyncSettings {
@@ -59,6 +61,7 @@ impl Default for SyncSettings {
             prefetch: 8,
             max_attempts: 5,
             simulator_products: 200,
+            embedded: true,
         }
     }
 }
@@ -168,22 +171,19 @@ pub fn amqp_config(url: &str, sync: &SyncSettings) -> AmqpConfig {
 pub async fn build_runner(
     db: &DatabaseConnection,
     client: MahakClient,
-    settings: &WorkerSettings,
+    amqp: &AmqpSettings,
+    sync: &SyncSettings,
     events: Events,
 ) -> anyhow::Result<Runner<MahakSource, Box<dyn Publisher>>> {
-    let publisher: Box<dyn Publisher> = match &settings.amqp.url {
-        Some(url) => Box::new(
-            AmqpPublisher::connect(amqp_config(url.expose_secret(), &settings.sync)).await?,
-        ),
-        None => Box::new(InProcessBus::new(consumer(
-            db,
-            &settings.sync,
-            events.clone(),
-        ))),
+    let publisher: Box<dyn Publisher> = match &amqp.url {
+        Some(url) => {
+            Box::new(AmqpPublisher::connect(amqp_config(url.expose_secret(), sync)).await?)
+        }
+        None => Box::new(InProcessBus::new(consumer(db, sync, events.clone()))),
     };
     let source = MahakSource {
         client,
-        paging: paging(&settings.sync),
+        paging: paging(sync),
     };
     Ok(Runner::new(Fetcher {
         db: db.clone(),
@@ -278,7 +278,7 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<bool> {
     let mahak = connect_mahak(&settings.mahak, &settings.sync).await?;
     let events = Events::default();
     let progress = spawn_progress(&events, settings.log.format);
-    let runner = build_runner(&db, mahak.client, &settings, events).await?;
+    let runner = build_runner(&db, mahak.client, &settings.amqp, &settings.sync, events).await?;
     let report = runner.run_once("cli").await?;
     progress.abort();
     println!(
@@ -298,7 +298,14 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<bool> {
 pub async fn daemon(settings: WorkerSettings, args: DaemonArgs) -> anyhow::Result<()> {
     let db = open_db(&settings).await?;
     let mahak = connect_mahak(&settings.mahak, &settings.sync).await?;
-    let runner = build_runner(&db, mahak.client, &settings, Events::default()).await?;
+    let runner = build_runner(
+        &db,
+        mahak.client,
+        &settings.amqp,
+        &settings.sync,
+        Events::default(),
+    )
+    .await?;
     let interval = args
         .interval
         .unwrap_or(Duration::from_secs(settings.sync.interval_secs));

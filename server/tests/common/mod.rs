@@ -37,6 +37,8 @@ impl TestServer {
             .env("APP__HTTP__PORT", "0")
             .env("APP__LOG__FORMAT", "json")
             .env("APP__LOG__LEVEL", "info")
+            // Tests seed their own catalogue; the one that wants the embedded sync turns it on.
+            .env("APP__SYNC__EMBEDDED", "false")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         for (key, value) in env {
