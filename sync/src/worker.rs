@@ -48,6 +48,9 @@ pub struct SyncSettings {
     pub simulator_products: usize,
     /// Run the sync inside `server serve` when no broker (`amqp.url`) is configured.
     pub embedded: bool,
+    /// Where `sync daemon` and `sync consume` serve `/metrics` and `/healthz` (unset: not
+    /// served). The server serves its own `/metrics`, which include the embedded sync's.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl Default for SyncSettings {
@@ -62,6 +65,7 @@ impl Default for SyncSettings {
             max_attempts: 5,
             simulator_products: 200,
             embedded: true,
+            metrics_addr: None,
         }
     }
 }
@@ -297,6 +301,7 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<bool> {
 
 pub async fn daemon(settings: WorkerSettings, args: DaemonArgs) -> anyhow::Result<()> {
     let db = open_db(&settings).await?;
+    serve_metrics(&settings.sync, &db).await?;
     let mahak = connect_mahak(&settings.mahak, &settings.sync).await?;
     let runner = build_runner(
         &db,
@@ -321,6 +326,7 @@ pub async fn consume(settings: WorkerSettings, args: ConsumeArgs) -> anyhow::Res
         .as_ref()
         .context("`sync consume` needs amqp.url (APP__AMQP__URL)")?;
     let db = open_db(&settings).await?;
+    serve_metrics(&settings.sync, &db).await?;
     let config = amqp_config(url.expose_secret(), &settings.sync);
     let consumer = consumer(&db, &settings.sync, Events::default());
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -439,6 +445,37 @@ pub async fn replay(
         dead_letters::count_attempt(db, letter.id, reason).await?;
     }
     Ok(outcome)
+}
+
+/// Serves `/metrics` (Prometheus text, with the lag per entity read at scrape time) and
+/// `/healthz` on `sync.metrics_addr`, when set.
+async fn serve_metrics(sync: &SyncSettings, db: &DatabaseConnection) -> anyhow::Result<()> {
+    let Some(addr) = sync.metrics_addr else {
+        return Ok(());
+    };
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
+    let db = db.clone();
+    let app = axum::Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                let (handle, db) = (handle.clone(), db.clone());
+                async move {
+                    if let Err(err) = crate::pipeline::checkpoint::record_lag_metrics(&db).await {
+                        tracing::warn!(error = %err, "could not read sync lag");
+                    }
+                    crate::db::record_pool_metrics(&db);
+                    handle.render()
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    tracing::info!(%addr, "serving worker metrics");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(())
 }
 
 /// Shows sync progress: a bar per entity on a terminal, log lines in JSON-log mode.

@@ -131,6 +131,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 async fn metrics(State(state): State<AppState>) -> Response {
     crate::db::record_pool_metrics(&state.db);
+    if let Err(err) = sync::pipeline::checkpoint::record_lag_metrics(&state.db).await {
+        tracing::warn!(error = %err, "could not read sync lag");
+    }
     (
         [(
             header::CONTENT_TYPE,

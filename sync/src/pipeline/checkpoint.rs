@@ -47,3 +47,21 @@ pub async fn mark_caught_up<C: ConnectionTrait>(db: &C, entity: Entity) -> Resul
     );
     db.execute(stmt).await.map(drop)
 }
+
+/// Sets `sync_lag_seconds{entity}`: time since each entity last caught up with Mahak.
+/// Called when metrics are scraped.
+pub async fn record_lag_metrics<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    let stmt = statement(
+        db.get_database_backend(),
+        "SELECT entity, last_success_at FROM sync_checkpoints WHERE last_success_at IS NOT NULL",
+        [],
+    );
+    let now = chrono::Utc::now();
+    for row in db.query_all(stmt).await? {
+        let entity: String = row.try_get("", "entity")?;
+        let at: chrono::DateTime<chrono::Utc> = row.try_get("", "last_success_at")?;
+        metrics::gauge!("sync_lag_seconds", "entity" => entity)
+            .set((now - at).num_milliseconds() as f64 / 1000.0);
+    }
+    Ok(())
+}

@@ -6,6 +6,7 @@
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use sea_orm::DatabaseConnection;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::batch::Batch;
@@ -57,6 +58,11 @@ impl<S: PageSource, P: Publisher> Fetcher<S, P> {
         entity: Entity,
         run_id: Option<Uuid>,
     ) -> anyhow::Result<EntityReport> {
+        let span = tracing::info_span!("fetch", %entity, run_id = ?run_id);
+        self.fetch(entity, run_id).instrument(span).await
+    }
+
+    async fn fetch(&self, entity: Entity, run_id: Option<Uuid>) -> anyhow::Result<EntityReport> {
         let Some(_lock) = lock::try_lock(&self.db, entity).await? else {
             tracing::info!(%entity, "another worker is fetching this entity; skipped");
             return Ok(EntityReport {

@@ -363,8 +363,25 @@ pub async fn consume(
             }
         }
     });
+    let depth = async {
+        loop {
+            let passive = QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            };
+            if let Ok(queue) = republish
+                .queue_declare(config.queue().into(), passive, FieldTable::default())
+                .await
+            {
+                metrics::gauge!("sync_queue_depth", "queue" => config.queue())
+                    .set(f64::from(queue.message_count()));
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    };
     tokio::select! {
         () = work => bail!("the broker closed the consumer"),
+        () = depth => unreachable!("the depth probe loops forever"),
         () = shutdown => {
             tracing::info!("consumer stopping");
             let _ = channel.close(200, "shutdown".into()).await;
