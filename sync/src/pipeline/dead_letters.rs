@@ -32,6 +32,7 @@ pub struct DeadLetter {
 /// the boundary rows of every run again) counts as another attempt of the open letter rather
 /// than a new one.
 pub async fn record<C: ConnectionTrait>(db: &C, letters: &[DeadLetter]) -> Result<(), DbErr> {
+    let mut new_letters = 0;
     for letter in letters {
         if let (Some(mahak_id), Some(row_version)) = (letter.mahak_id, letter.row_version) {
             let again = db
@@ -72,8 +73,9 @@ pub async fn record<C: ConnectionTrait>(db: &C, letters: &[DeadLetter]) -> Resul
         }
         .insert(db)
         .await?;
+        new_letters += 1;
     }
-    metrics::counter!("sync_dead_lettered_total").increment(letters.len() as u64);
+    metrics::counter!("sync_dead_lettered_total").increment(new_letters);
     Ok(())
 }
 

@@ -75,8 +75,9 @@ impl<S: PageSource, P: Publisher> Fetcher<S, P> {
         let mut pages = self.source.pages(entity, start);
         while let Some(page) = pages.next().await {
             let page = page?;
+            let page_rows = (page.rows.len() + page.rejects.len()) as u64;
             report.pages += 1;
-            report.fetched += (page.rows.len() + page.rejects.len()) as u64;
+            report.fetched += page_rows;
             if !page.rejects.is_empty() {
                 dead_letters::record(&self.db, &page.rejects).await?;
                 report.dead_lettered += page.rejects.len() as u64;
@@ -94,7 +95,7 @@ impl<S: PageSource, P: Publisher> Fetcher<S, P> {
             }
             checkpoint::advance(&self.db, entity, page.next_version).await?;
             metrics::counter!("sync_rows_fetched_total", "entity" => entity.name())
-                .increment(report.fetched);
+                .increment(page_rows);
             if let Some(run_id) = run_id {
                 self.events.emit(SyncEvent::Progress {
                     run_id,
