@@ -39,8 +39,11 @@
 //!
 //! - Sync bookkeeping (`m20261125_000005_sync_bookkeeping`): [`sync_checkpoints`], [`sync_inbox`], [`sync_runs`],
 //!   [`dead_letters`], [`outbox`].
+//!
+//! - Sign-in rate limits (`m20261126_000001_auth_attempts`): [`auth_attempts`].
 
 pub mod audit_entries;
+pub mod auth_attempts;
 pub mod cart_lines;
 pub mod carts;
 pub mod categories;
@@ -87,6 +90,7 @@ pub mod warehouses;
 /// Every table's `Entity`, under the table's name in CamelCase.
 pub mod prelude {
     pub use super::audit_entries::Entity as AuditEntries;
+    pub use super::auth_attempts::Entity as AuthAttempts;
     pub use super::cart_lines::Entity as CartLines;
     pub use super::carts::Entity as Carts;
     pub use super::categories::Entity as Categories;

@@ -11,6 +11,7 @@ mod m20261125_000002_customers_and_staff;
 mod m20261125_000003_commerce;
 mod m20261125_000004_mahak_mirror;
 mod m20261125_000005_sync_bookkeeping;
+mod m20261126_000001_auth_attempts;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_commerce::Migration),
             Box::new(m20261125_000004_mahak_mirror::Migration),
             Box::new(m20261125_000005_sync_bookkeeping::Migration),
+            Box::new(m20261126_000001_auth_attempts::Migration),
         ]
     }
 }

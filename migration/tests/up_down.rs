@@ -126,6 +126,7 @@ fn all_entities() -> Vec<EntityInfo> {
         sync_runs,
         dead_letters,
         outbox,
+        auth_attempts,
     ]
 }
 

@@ -21,13 +21,19 @@ pub struct Settings {
     pub storage: StorageSettings,
     pub graphql: GraphqlSettings,
     pub log: LogSettings,
+    pub sms: crate::sms::SmsSettings,
+    pub jwt: crate::auth::JwtSettings,
+    pub otp: crate::auth::OtpSettings,
 }
 
 impl Settings {
     /// Defaults, then the optional file, then `APP__...` variables; validated.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let settings: Settings = settings::load(file)?;
+        let mut settings: Settings = settings::load(file)?;
         settings.validate()?;
+        // The embedded default has no secrets configured: make per-process ones.
+        settings.jwt.ensure_key();
+        settings.otp.ensure_pepper();
         Ok(settings)
     }
 
@@ -38,6 +44,9 @@ impl Settings {
         self.mahak.validate()?;
         self.sync.validate()?;
         self.graphql.validate()?;
+        self.sms.validate()?;
+        self.jwt.validate()?;
+        self.otp.validate()?;
         Ok(())
     }
 }
@@ -55,6 +64,9 @@ pub struct HttpSettings {
     pub request_timeout_secs: u64,
     /// Time allowed for in-flight requests to finish after SIGTERM, in seconds.
     pub shutdown_grace_secs: u64,
+    /// Take the client's IP address (for per-IP limits) from `X-Forwarded-For`; set only behind
+    /// a proxy that overwrites that header.
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for HttpSettings {
@@ -65,6 +77,7 @@ impl Default for HttpSettings {
             body_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
             shutdown_grace_secs: 20,
+            trust_forwarded_for: false,
         }
     }
 }

@@ -2,10 +2,12 @@
 //! schemas, the HTTP surface, and the domain modules the resolvers call.
 
 pub mod app;
+pub mod auth;
 pub mod catalogue;
 pub mod config;
 pub use sync::db;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod sms;
 pub mod telemetry;

@@ -7,6 +7,8 @@ mod loaders;
 mod scalars;
 pub mod shop;
 
+use std::sync::Arc;
+
 use async_graphql::{ObjectType, SchemaBuilder, SubscriptionType};
 use sea_orm::DatabaseConnection;
 
@@ -22,6 +24,8 @@ pub struct Services {
     pub db: DatabaseConnection,
     /// Prefix for public URLs of stored objects (product images).
     pub media_base_url: String,
+    /// Sign-in: OTP, tokens, SMS.
+    pub auth: Arc<crate::auth::Auth>,
 }
 
 impl Services {
@@ -33,6 +37,11 @@ impl Services {
                 .public_base_url
                 .trim_end_matches('/')
                 .to_string(),
+            auth: Arc::new(crate::auth::Auth::new(
+                &settings.jwt,
+                &settings.otp,
+                crate::sms::from_settings(&settings.sms),
+            )),
         }
     }
 }

@@ -25,6 +25,9 @@ use crate::http::RequestContext;
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json; charset=utf-8";
 const JSON: &str = "application/json; charset=utf-8";
 
+/// Adds per-request data to an operation, given the HTTP request's headers.
+pub type Prepare = Box<dyn Fn(Request, &HeaderMap) -> Request + Send + Sync>;
+
 /// One GraphQL endpoint (the shop's or the admin's): its schema and how it is served.
 pub struct Endpoint<E> {
     pub executor: E,
@@ -34,8 +37,9 @@ pub struct Endpoint<E> {
     pub path: &'static str,
     pub graphiql: bool,
     pub max_batch: usize,
-    /// Adds per-request data (DataLoaders, the caller's identity) to each operation.
-    pub prepare: Box<dyn Fn(Request) -> Request + Send + Sync>,
+    /// Adds per-request data (DataLoaders, the caller's identity read from the headers) to
+    /// each operation.
+    pub prepare: Prepare,
 }
 
 /// The media type a response is written in.
@@ -327,7 +331,7 @@ pub async fn handle<E: Executor>(
             let started = Instant::now();
             let response = endpoint
                 .executor
-                .execute((endpoint.prepare)(request.data(context)))
+                .execute((endpoint.prepare)(request.data(context), &headers))
                 .await;
             let request_error = is_request_error(&response);
             record_metrics(endpoint.name, &label, &response, started);
@@ -345,7 +349,7 @@ pub async fn handle<E: Executor>(
                 let started = Instant::now();
                 let response = endpoint
                     .executor
-                    .execute((endpoint.prepare)(request.data(context.clone())))
+                    .execute((endpoint.prepare)(request.data(context.clone()), &headers))
                     .await;
                 record_metrics(endpoint.name, &label, &response, started);
                 results.push(response_json(response));

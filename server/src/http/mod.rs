@@ -4,10 +4,11 @@
 pub mod graphql;
 mod limits;
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderName, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -32,6 +33,10 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Debug, Clone)]
 pub struct RequestContext {
     pub request_id: String,
+    /// The client's address: the socket peer, or `X-Forwarded-For` when
+    /// `http.trust_forwarded_for` is set (see `auth::client_ip`).
+    pub client_ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
 }
 
 #[derive(Clone)]
@@ -52,7 +57,10 @@ pub fn router(
         path: "/graphql",
         graphiql: settings.graphql.graphiql,
         max_batch: settings.graphql.max_batch,
-        prepare: crate::graphql::shop::request_preparer(state.db.clone()),
+        prepare: crate::graphql::shop::request_preparer(
+            state.db.clone(),
+            Arc::new(crate::auth::JwtKeys::from_settings(&settings.jwt)),
+        ),
     });
     let admin = Arc::new(graphql::Endpoint {
         executor: admin,
@@ -60,7 +68,7 @@ pub fn router(
         path: "/admin/graphql",
         graphiql: settings.graphql.graphiql,
         max_batch: settings.graphql.max_batch,
-        prepare: Box::new(|request| request),
+        prepare: Box::new(|request, _| request),
     });
 
     let layers = ServiceBuilder::new()
@@ -87,7 +95,10 @@ pub fn router(
             Duration::from_secs(settings.http.request_timeout_secs),
         ))
         .layer(DefaultBodyLimit::max(settings.http.body_limit_bytes))
-        .layer(middleware::from_fn(request_context));
+        .layer(middleware::from_fn_with_state(
+            settings.http.trust_forwarded_for,
+            request_context,
+        ));
 
     Router::new()
         .route("/graphql", any(graphql::handle).with_state(shop))
@@ -99,16 +110,32 @@ pub fn router(
         .layer(layers)
 }
 
-async fn request_context(mut request: Request, next: Next) -> Response {
+async fn request_context(
+    State(trust_forwarded_for): State<bool>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let request_id = request
         .headers()
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    request
-        .extensions_mut()
-        .insert(RequestContext { request_id });
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    let client_ip = crate::auth::client_ip::client_ip(request.headers(), peer, trust_forwarded_for);
+    let user_agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(256).collect());
+    request.extensions_mut().insert(RequestContext {
+        request_id,
+        client_ip,
+        user_agent,
+    });
     next.run(request).await
 }
 
