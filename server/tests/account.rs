@@ -755,6 +755,35 @@ async fn addresses_and_profile_belong_to_their_customer() {
     assert_eq!(shop.me(&b).await["data"]["me"]["firstName"], Value::Null);
 }
 
+/// The embedded default runs on SQLite: the same flow must hold there (time comparisons in
+/// particular, since SQLite stores times as text).
+#[tokio::test]
+async fn sign_in_works_on_sqlite() {
+    let db = TestDb::sqlite();
+    let shop = start(&db, &[("APP__OTP__RESEND_SECS", "1")]).await;
+    let phone = "09121230001";
+    shop.request_otp(phone).await;
+    let code = shop.code(phone);
+    let body = shop.verify(phone, &other_code(&code)).await;
+    assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{body}");
+    let body = shop.request_otp(phone).await;
+    assert_eq!(error_codes(&body), ["RATE_LIMITED"], "resend: {body}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let signed = shop.sign_in(phone, phone).await;
+    let access = signed["accessToken"].as_str().unwrap();
+    assert_eq!(
+        shop.me(access).await["data"]["me"]["phone"],
+        "+989121230001"
+    );
+    let refresh = signed["refreshToken"].as_str().unwrap();
+    let body = shop.refresh(refresh).await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(
+        error_codes(&shop.refresh(refresh).await),
+        ["UNAUTHENTICATED"]
+    );
+}
+
 #[tokio::test]
 async fn kavenegar_client_speaks_the_protocol() {
     use server::sms::{Kavenegar as Client, SmsError, SmsProvider, SmsProviderKind, SmsSettings};

@@ -16,6 +16,9 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 
+/// Longer than the longest window any limit uses.
+const RETENTION: Duration = Duration::days(1);
+
 /// What a limit counts.
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
@@ -66,6 +69,7 @@ pub async fn hit(
             .filter(Column::Key.eq(key))
             .filter(Column::CreatedAt.gt(now - window))
     };
+    prune(db, now).await?;
     let count = in_window().count(db).await?;
     if count <= u64::from(max) {
         return Ok(id);
@@ -86,6 +90,18 @@ pub async fn hit(
     Err(ApiError::RateLimited {
         retry_after_secs: retry_after.num_seconds().max(1) as u64,
     })
+}
+
+/// Now and then (about one attempt in 64) removes rows older than any window, so the table
+/// stays small without a separate cleanup job.
+async fn prune(db: &impl ConnectionTrait, now: DateTime<Utc>) -> ApiResult<()> {
+    if rand::random::<u8>() % 64 == 0 {
+        Entity::delete_many()
+            .filter(Column::CreatedAt.lt(now - RETENTION))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Takes an attempt back.
