@@ -52,12 +52,25 @@ async fn start(db: &TestDb, extra: &[(&str, &str)]) -> Shop {
 
 impl Shop {
     async fn post(&self, body: Value, token: Option<&str>) -> Value {
+        self.post_from(body, token, None).await
+    }
+
+    /// POSTs with `X-Forwarded-For: forwarded_for` when given.
+    async fn post_from(
+        &self,
+        body: Value,
+        token: Option<&str>,
+        forwarded_for: Option<&str>,
+    ) -> Value {
         let mut request = self
             .server
             .client
             .post(self.server.url("/graphql"))
             .header("accept", "application/graphql-response+json")
             .json(&body);
+        if let Some(ip) = forwarded_for {
+            request = request.header("x-forwarded-for", ip);
+        }
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -129,6 +142,13 @@ impl Shop {
         )
         .await
     }
+}
+
+fn otp_request(phone: &str) -> Value {
+    json!({
+        "query": "mutation($p: String!) { requestOtp(phone: $p) { sentAt } }",
+        "variables": { "p": phone },
+    })
 }
 
 /// A code that is not `code` (for wrong tries).
@@ -301,6 +321,11 @@ async fn resend_and_per_ip_limits() {
     let body = shop.request_otp("09124440003").await;
     assert_eq!(error_codes(&body), ["RATE_LIMITED"], "per IP: {body}");
     assert_eq!(shop.sms.sent().len(), 2);
+    // X-Forwarded-For is not trusted by default: a made-up one does not reset the budget.
+    let body = shop
+        .post_from(otp_request("09124440003"), None, Some("203.0.113.9"))
+        .await;
+    assert_eq!(error_codes(&body), ["RATE_LIMITED"], "spoofed XFF: {body}");
 
     // Verifications per IP: four tries, then refused.
     for phone in ["09124440004", "09124440005", "09124440006", "09124440007"] {
@@ -309,6 +334,26 @@ async fn resend_and_per_ip_limits() {
     }
     let body = shop.verify("09124440001", &shop.code("09124440001")).await;
     assert_eq!(error_codes(&body), ["RATE_LIMITED"], "per IP: {body}");
+}
+
+/// Behind a trusted proxy the client's address comes from `X-Forwarded-For`.
+#[tokio::test]
+async fn per_ip_limits_follow_forwarded_for_when_trusted() {
+    let db = TestDb::postgres().await;
+    let shop = start(
+        &db,
+        &[
+            ("APP__OTP__IP_REQUESTS_PER_HOUR", "1"),
+            ("APP__HTTP__TRUST_FORWARDED_FOR", "true"),
+        ],
+    )
+    .await;
+    let from = |phone: &str, ip: &'static str| shop.post_from(otp_request(phone), None, Some(ip));
+    assert!(from("09124450001", "203.0.113.1").await["errors"].is_null());
+    let body = from("09124450002", "203.0.113.1").await;
+    assert_eq!(error_codes(&body), ["RATE_LIMITED"], "{body}");
+    let body = from("09124450003", "203.0.113.2").await;
+    assert!(body["errors"].is_null(), "another client: {body}");
 }
 
 #[tokio::test]
