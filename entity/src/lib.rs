@@ -41,6 +41,8 @@
 //!   [`dead_letters`], [`outbox`].
 //!
 //! - Sign-in rate limits (`m20261126_000001_auth_attempts`): [`auth_attempts`].
+//!
+//! - Sandbox payment gateway (`m20261126_000002_payment_sandbox`): [`payment_sandbox_sessions`].
 
 pub mod audit_entries;
 pub mod auth_attempts;
@@ -72,6 +74,7 @@ pub mod orders;
 pub mod otp_challenges;
 pub mod outbox;
 pub mod payment_events;
+pub mod payment_sandbox_sessions;
 pub mod payments;
 pub mod product_images;
 pub mod product_listings;
@@ -119,6 +122,7 @@ pub mod prelude {
     pub use super::otp_challenges::Entity as OtpChallenges;
     pub use super::outbox::Entity as Outbox;
     pub use super::payment_events::Entity as PaymentEvents;
+    pub use super::payment_sandbox_sessions::Entity as PaymentSandboxSessions;
     pub use super::payments::Entity as Payments;
     pub use super::product_images::Entity as ProductImages;
     pub use super::product_listings::Entity as ProductListings;

@@ -12,6 +12,7 @@ mod m20261125_000003_commerce;
 mod m20261125_000004_mahak_mirror;
 mod m20261125_000005_sync_bookkeeping;
 mod m20261126_000001_auth_attempts;
+mod m20261126_000002_payment_sandbox;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_mahak_mirror::Migration),
             Box::new(m20261125_000005_sync_bookkeeping::Migration),
             Box::new(m20261126_000001_auth_attempts::Migration),
+            Box::new(m20261126_000002_payment_sandbox::Migration),
         ]
     }
 }

@@ -127,6 +127,7 @@ fn all_entities() -> Vec<EntityInfo> {
         dead_letters,
         outbox,
         auth_attempts,
+        payment_sandbox_sessions,
     ]
 }
 

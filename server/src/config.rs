@@ -4,6 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sync::settings::{
     self, AmqpSettings, ConfigError, DatabaseSettings, LogSettings, MahakSettings,
@@ -20,6 +21,7 @@ pub struct Settings {
     pub sync: SyncSettings,
     pub storage: StorageSettings,
     pub graphql: GraphqlSettings,
+    pub payment: PaymentSettings,
     pub log: LogSettings,
     pub sms: crate::sms::SmsSettings,
     pub jwt: crate::auth::JwtSettings,
@@ -44,6 +46,7 @@ impl Settings {
         self.mahak.validate()?;
         self.sync.validate()?;
         self.graphql.validate()?;
+        self.payment.validate()?;
         self.sms.validate()?;
         self.jwt.validate()?;
         self.otp.validate()?;
@@ -161,6 +164,100 @@ impl GraphqlSettings {
                 "graphql.max_batch",
                 "must be at least 1",
             ));
+        }
+        Ok(())
+    }
+}
+
+/// `payment.*`: the gateway customers pay through (see `crate::payment`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PaymentSettings {
+    /// `sandbox` (embedded default: a fake gateway whose page this server serves) or
+    /// `zarinpal`.
+    pub provider: PaymentProvider,
+    /// Zarinpal's 36-character merchant id; required when `provider` is `zarinpal`.
+    pub merchant_id: Option<SecretString>,
+    /// Zarinpal's host: `https://payment.zarinpal.com`, or `https://sandbox.zarinpal.com` for
+    /// Zarinpal's own test environment.
+    pub base_url: String,
+    /// The unit amounts are sent to Zarinpal in. The store's amounts are always Rial; with
+    /// `toman` they are divided by 10 at the edge, and an amount that does not divide is
+    /// refused rather than rounded.
+    pub currency_unit: CurrencyUnit,
+    /// This server's public base URL as customers' browsers reach it: the gateway's callback
+    /// and the sandbox page are addressed under it.
+    pub callback_base_url: String,
+    /// Time allowed for one call to the gateway, in seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for PaymentSettings {
+    fn default() -> Self {
+        Self {
+            provider: PaymentProvider::Sandbox,
+            merchant_id: None,
+            base_url: "https://payment.zarinpal.com".into(),
+            currency_unit: CurrencyUnit::Rial,
+            callback_base_url: "http://127.0.0.1:8080".into(),
+            timeout_secs: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentProvider {
+    Sandbox,
+    Zarinpal,
+}
+
+/// The unit of the amounts exchanged with Zarinpal (its `currency` field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CurrencyUnit {
+    /// `IRR`.
+    Rial,
+    /// `IRT`: 1 Toman = 10 Rial.
+    Toman,
+}
+
+impl PaymentSettings {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (key, url) in [
+            ("payment.base_url", &self.base_url),
+            ("payment.callback_base_url", &self.callback_base_url),
+        ] {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::invalid(
+                    key,
+                    "must be an http:// or https:// URL",
+                ));
+            }
+        }
+        if self.timeout_secs == 0 {
+            return Err(ConfigError::invalid(
+                "payment.timeout_secs",
+                "must be at least 1",
+            ));
+        }
+        if self.provider == PaymentProvider::Zarinpal {
+            // The value itself is never echoed: it is a secret.
+            match &self.merchant_id {
+                None => {
+                    return Err(ConfigError::invalid(
+                        "payment.merchant_id",
+                        "is required when payment.provider is zarinpal",
+                    ))
+                }
+                Some(id) if id.expose_secret().chars().count() != 36 => {
+                    return Err(ConfigError::invalid(
+                        "payment.merchant_id",
+                        "must be Zarinpal's 36-character merchant id",
+                    ))
+                }
+                Some(_) => {}
+            }
         }
         Ok(())
     }

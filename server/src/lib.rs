@@ -9,5 +9,6 @@ pub use sync::db;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod payment;
 pub mod sms;
 pub mod telemetry;
