@@ -48,7 +48,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     // With the peer address, for per-IP sign-in limits.
     let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, service).with_graceful_shutdown(async move {
-        sync::worker::shutdown_signal().await;
+        sync::process::shutdown_signal().await;
         tracing::info!("shutdown signal received; finishing in-flight requests");
         let _ = stop.send(true);
     });

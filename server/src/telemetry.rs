@@ -1,27 +1,7 @@
-//! Logging (`tracing`, text or JSON) and the Prometheus metrics recorder.
+//! Logging (shared with the sync worker) and the Prometheus metrics recorder.
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use sync::settings::{LogFormat, LogSettings};
-use tracing_subscriber::EnvFilter;
-
-/// Installs the global subscriber. `RUST_LOG`, when set, wins over `log.level`.
-pub fn init_logging(settings: &LogSettings) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let result = match settings.format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
-    // A second init (tests calling into the library twice) keeps the first subscriber.
-    drop(result);
-}
+pub use sync::process::init_logging;
 
 /// Installs the global metrics recorder and returns the handle that renders `/metrics`.
 pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {

@@ -9,6 +9,7 @@ pub mod mirror;
 pub mod persian;
 pub mod phone;
 pub mod pipeline;
+pub mod process;
 pub mod settings;
 pub mod simulator;
 #[cfg(feature = "testing")]

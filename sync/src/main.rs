@@ -49,12 +49,12 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<bool> {
     if let Command::Simulate(args) = cli.command {
-        worker::init_logging(&Default::default());
+        sync::process::init_logging(&Default::default());
         sync::simulator::cli::run(args).await?;
         return Ok(true);
     }
     let settings = WorkerSettings::load(cli.config.as_deref())?;
-    worker::init_logging(&settings.log);
+    sync::process::init_logging(&settings.log);
     match cli.command {
         Command::Run(_) => return worker::run(settings).await,
         Command::Daemon(args) => worker::daemon(settings, args).await?,

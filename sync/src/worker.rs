@@ -314,7 +314,9 @@ pub async fn daemon(settings: WorkerSettings, args: DaemonArgs) -> anyhow::Resul
     let interval = args
         .interval
         .unwrap_or(Duration::from_secs(settings.sync.interval_secs));
-    runner.daemon(interval, shutdown_signal()).await;
+    runner
+        .daemon(interval, crate::process::shutdown_signal())
+        .await;
     Ok(())
 }
 
@@ -351,7 +353,7 @@ pub async fn consume(settings: WorkerSettings, args: ConsumeArgs) -> anyhow::Res
             }
         }));
     }
-    shutdown_signal().await;
+    crate::process::shutdown_signal().await;
     let _ = stop.send(true);
     for handle in loops {
         let _ = handle.await;
@@ -541,39 +543,4 @@ fn spawn_progress(events: &Events, format: LogFormat) -> tokio::task::JoinHandle
             }
         }
     })
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        tokio::signal::ctrl_c().await.ok();
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-}
-
-/// Installs the log subscriber for the worker binary.
-pub fn init_logging(settings: &LogSettings) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match settings.format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
 }
