@@ -71,3 +71,64 @@ fn configuration_errors_name_the_key() {
     assert!(!ok);
     assert!(out.contains("synk"), "{out}");
 }
+
+#[tokio::test]
+async fn the_daemon_serves_metrics_and_stops_on_sigterm() {
+    let db = TestDb::sqlite();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_sync"))
+        .args(["daemon", "--interval", "1s"])
+        .env_clear()
+        .env("APP__DATABASE__URL", &db.url)
+        .env("APP__SYNC__SIMULATOR_PRODUCTS", "20")
+        .env("APP__SYNC__METRICS_ADDR", format!("127.0.0.1:{port}"))
+        .env("APP__LOG__FORMAT", "json")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let mut metrics = String::new();
+    for _ in 0..120 {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        let Ok(response) = client
+            .get(format!("http://127.0.0.1:{port}/metrics"))
+            .send()
+            .await
+        else {
+            continue;
+        };
+        metrics = response.text().await.unwrap();
+        if metrics.contains(r#"sync_lag_seconds{entity="Product"}"#) {
+            break;
+        }
+    }
+    assert!(
+        metrics.contains(r#"sync_rows_total{entity="Product",outcome="written"}"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"sync_lag_seconds{entity="Product"}"#),
+        "{metrics}"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    let mut exited = None;
+    for _ in 0..100 {
+        if let Some(status) = daemon.try_wait().unwrap() {
+            exited = Some(status);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = daemon.kill();
+    assert!(
+        exited.is_some_and(|s| s.success()),
+        "SIGTERM ends the daemon cleanly: {exited:?}"
+    );
+}

@@ -155,7 +155,9 @@ impl<S: PageSource, P: Publisher> Runner<S, P> {
         Ok(report)
     }
 
-    /// Runs every `interval` until `shutdown` resolves.
+    /// Runs every `interval` until `shutdown` resolves. A run in progress is abandoned at
+    /// its next await point: that is safe, because the checkpoint only ever moves past what
+    /// is already durable, so the next run resumes where this one stopped.
     pub async fn daemon(
         &self,
         interval: Duration,
@@ -163,8 +165,13 @@ impl<S: PageSource, P: Publisher> Runner<S, P> {
     ) {
         tokio::pin!(shutdown);
         loop {
-            if let Err(err) = self.run_once("daemon").await {
-                tracing::error!(error = %format!("{err:#}"), "sync run could not be recorded");
+            tokio::select! {
+                result = self.run_once("daemon") => {
+                    if let Err(err) = result {
+                        tracing::error!(error = %format!("{err:#}"), "sync run could not be recorded");
+                    }
+                }
+                () = &mut shutdown => return,
             }
             tokio::select! {
                 () = tokio::time::sleep(interval) => {}
