@@ -43,6 +43,9 @@
 //! - Sign-in rate limits (`m20261126_000001_auth_attempts`): [`auth_attempts`].
 //!
 //! - Sandbox payment gateway (`m20261126_000002_payment_sandbox`): [`payment_sandbox_sessions`].
+//!
+//! - Checkout (`m20261126_000003_checkout`): `orders.idempotency_key`, [`order_number_seq`],
+//!   [`stock_reservations`].
 
 pub mod audit_entries;
 pub mod auth_attempts;
@@ -70,6 +73,7 @@ pub mod mahak_visitor_products;
 pub mod notifications;
 pub mod order_events;
 pub mod order_lines;
+pub mod order_number_seq;
 pub mod orders;
 pub mod otp_challenges;
 pub mod outbox;
@@ -83,6 +87,7 @@ pub mod promotions;
 pub mod refresh_tokens;
 pub mod roles;
 pub mod staff_users;
+pub mod stock_reservations;
 pub mod sync_checkpoints;
 pub mod sync_inbox;
 pub mod sync_runs;
@@ -118,6 +123,7 @@ pub mod prelude {
     pub use super::notifications::Entity as Notifications;
     pub use super::order_events::Entity as OrderEvents;
     pub use super::order_lines::Entity as OrderLines;
+    pub use super::order_number_seq::Entity as OrderNumberSeq;
     pub use super::orders::Entity as Orders;
     pub use super::otp_challenges::Entity as OtpChallenges;
     pub use super::outbox::Entity as Outbox;
@@ -131,6 +137,7 @@ pub mod prelude {
     pub use super::refresh_tokens::Entity as RefreshTokens;
     pub use super::roles::Entity as Roles;
     pub use super::staff_users::Entity as StaffUsers;
+    pub use super::stock_reservations::Entity as StockReservations;
     pub use super::sync_checkpoints::Entity as SyncCheckpoints;
     pub use super::sync_inbox::Entity as SyncInbox;
     pub use super::sync_runs::Entity as SyncRuns;

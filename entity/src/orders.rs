@@ -46,6 +46,8 @@ pub struct Model {
     pub mahak_pushed_at: Option<DateTimeUtc>,
     /// Guards state transitions against concurrent updates.
     pub version: i32,
+    /// Client-supplied checkout idempotency key, unique per customer.
+    pub idempotency_key: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -13,6 +13,7 @@ mod m20261125_000004_mahak_mirror;
 mod m20261125_000005_sync_bookkeeping;
 mod m20261126_000001_auth_attempts;
 mod m20261126_000002_payment_sandbox;
+mod m20261126_000003_checkout;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_sync_bookkeeping::Migration),
             Box::new(m20261126_000001_auth_attempts::Migration),
             Box::new(m20261126_000002_payment_sandbox::Migration),
+            Box::new(m20261126_000003_checkout::Migration),
         ]
     }
 }

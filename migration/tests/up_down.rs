@@ -128,6 +128,8 @@ fn all_entities() -> Vec<EntityInfo> {
         outbox,
         auth_attempts,
         payment_sandbox_sessions,
+        order_number_seq,
+        stock_reservations,
     ]
 }
 

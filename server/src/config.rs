@@ -26,6 +26,7 @@ pub struct Settings {
     pub sms: crate::sms::SmsSettings,
     pub jwt: crate::auth::JwtSettings,
     pub otp: crate::auth::OtpSettings,
+    pub checkout: crate::commerce::CheckoutSettings,
 }
 
 impl Settings {
@@ -46,10 +47,11 @@ impl Settings {
         self.mahak.validate()?;
         self.sync.validate()?;
         self.graphql.validate()?;
-        self.payment.validate()?;
         self.sms.validate()?;
         self.jwt.validate()?;
         self.otp.validate()?;
+        self.checkout.validate()?;
+        self.payment.validate()?;
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod auth;
 pub mod catalogue;
+pub mod commerce;
 pub mod config;
 pub use sync::db;
 pub mod error;

@@ -355,7 +355,9 @@ impl AccountMutation {
         })
     }
 
-    /// Signs in with the code sent to `phone`, creating the customer on first sign-in.
+    /// Signs in with the code sent to `phone`, creating the customer on first sign-in. With an
+    /// `X-Cart-Token` header, that guest cart is merged into the customer's cart (quantities
+    /// added, capped at the stock available).
     async fn verify_otp(
         &self,
         ctx: &Context<'_>,
@@ -370,6 +372,7 @@ impl AccountMutation {
         let user_agent = request.and_then(|r| r.user_agent.clone());
         let refresh_token =
             refresh::start_family(&services.db, &services.auth, customer.id, user_agent).await?;
+        super::cart::merge_on_sign_in(ctx, customer.id).await;
         signed_in(ctx, customer, refresh_token).await
     }
 

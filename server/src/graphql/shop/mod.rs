@@ -1,7 +1,9 @@
 //! The shop schema: what customers' web and mobile apps use.
 
 mod account;
+mod cart;
 mod catalogue;
+mod orders;
 
 use std::sync::Arc;
 
@@ -15,13 +17,15 @@ use crate::auth::{Caller, JwtKeys};
 use crate::config::Settings;
 
 pub use account::{AccountMutation, AccountQuery};
+pub use cart::{CartMutation, CartQuery, CartToken};
 pub use catalogue::CatalogueQuery;
+pub use orders::{OrdersMutation, OrdersQuery};
 
 #[derive(MergedObject, Default)]
-pub struct ShopQuery(CatalogueQuery, AccountQuery);
+pub struct ShopQuery(CatalogueQuery, AccountQuery, CartQuery, OrdersQuery);
 
 #[derive(MergedObject, Default)]
-pub struct ShopMutation(AccountMutation);
+pub struct ShopMutation(AccountMutation, CartMutation, OrdersMutation);
 
 pub type ShopSchema = Schema<ShopQuery, ShopMutation, EmptySubscription>;
 
@@ -31,12 +35,14 @@ pub fn build(services: Services, settings: &Settings) -> ShopSchema {
         ShopMutation::default(),
         EmptySubscription,
     )
-    .data(services);
+    .data(services)
+    .data(settings.checkout.clone());
     with_limits(builder, settings).finish()
 }
 
 /// Gives each request its own catalogue DataLoaders, so batches never mix requests, and the
-/// caller's identity from `Authorization: Bearer <access token>`.
+/// caller's identity from `Authorization: Bearer <access token>`, and the guest cart token
+/// from `X-Cart-Token`.
 pub fn request_preparer(
     db: DatabaseConnection,
     keys: Arc<JwtKeys>,
@@ -45,6 +51,7 @@ pub fn request_preparer(
         request
             .data(CatalogueLoaders::new(&db))
             .data(Caller::from_headers(headers, &keys))
+            .data(CartToken::from_headers(headers))
     })
 }
 

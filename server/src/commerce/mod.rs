@@ -1,0 +1,59 @@
+//! Cart, pricing, checkout and orders: the store's business rules as plain functions over the
+//! database, callable without HTTP. The GraphQL resolvers in `graphql::shop::{cart, orders}`
+//! only parse input, find the caller and call these.
+//!
+//! Money is always an `i64` number of Rial.
+
+pub mod cart;
+pub mod checkout;
+pub mod orders;
+pub mod pricing;
+
+use serde::Deserialize;
+use sync::settings::ConfigError;
+
+/// `checkout.*`: shipping charges and cart limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CheckoutSettings {
+    /// Flat shipping charge per order, in Rial.
+    pub shipping_flat_rial: i64,
+    /// Orders whose subtotal after discount reaches this many Rial ship free; unset: never.
+    pub free_shipping_over_rial: Option<i64>,
+    /// Most units of one variant in one cart line.
+    pub max_line_quantity: i32,
+}
+
+impl Default for CheckoutSettings {
+    fn default() -> Self {
+        CheckoutSettings {
+            shipping_flat_rial: 500_000,
+            free_shipping_over_rial: Some(50_000_000),
+            max_line_quantity: 100,
+        }
+    }
+}
+
+impl CheckoutSettings {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.shipping_flat_rial < 0 {
+            return Err(ConfigError::invalid(
+                "checkout.shipping_flat_rial",
+                "must not be negative",
+            ));
+        }
+        if self.free_shipping_over_rial.is_some_and(|v| v < 0) {
+            return Err(ConfigError::invalid(
+                "checkout.free_shipping_over_rial",
+                "must not be negative",
+            ));
+        }
+        if self.max_line_quantity < 1 {
+            return Err(ConfigError::invalid(
+                "checkout.max_line_quantity",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
