@@ -594,6 +594,19 @@ async fn coupons_follow_their_rules() {
     let body = shop.checkout(&token, &address, None).await;
     assert!(bad_input_message(&body).contains("at least"));
 
+    let body = shop
+        .gql(
+            "mutation { removeCoupon { couponCode discount } }",
+            json!({}),
+            me,
+        )
+        .await;
+    assert_eq!(
+        body["data"]["removeCoupon"],
+        json!({ "couponCode": null, "discount": 0 }),
+        "{body}"
+    );
+
     // A per-customer limit of one: the second order with ONCE is refused.
     let cart = shop.apply_coupon(me, "ONCE").await;
     assert_eq!(
@@ -984,4 +997,80 @@ async fn cart_and_checkout_work_on_sqlite() {
         )
         .await;
     assert!(orders["errors"].is_null(), "{orders}");
+}
+
+#[tokio::test]
+async fn concurrent_retries_with_one_key_place_one_order() {
+    let db = TestDb::postgres().await;
+    let shop = start(&db).await;
+    let a = product(&shop.conn, 900, 10_000, 10.0).await;
+    let token = shop.sign_in("09121119000").await;
+    shop.add_ok(customer(&token), a, 2).await;
+    let address = shop.add_address(&token).await;
+    let shop = std::sync::Arc::new(shop);
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let (shop, token, address) = (shop.clone(), token.clone(), address.clone());
+            tokio::spawn(async move { shop.checkout(&token, &address, Some("same")).await })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for task in tasks {
+        let body = task.await.unwrap();
+        assert!(body["errors"].is_null(), "{body}");
+        ids.push(body["data"]["checkout"]["id"].clone());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "every retry answers the same order");
+    let orders = entity::orders::Entity::find()
+        .all(&shop.conn)
+        .await
+        .unwrap();
+    assert_eq!(orders.len(), 1);
+    let reserved: i32 = entity::stock_reservations::Entity::find()
+        .all(&shop.conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.quantity)
+        .sum();
+    assert_eq!(reserved, 2);
+}
+
+#[tokio::test]
+async fn unpaid_orders_expire_and_release_their_stock() {
+    let db = TestDb::postgres().await;
+    let shop = start(&db).await;
+    let a = product(&shop.conn, 950, 10_000, 1.0).await;
+    let token = shop.sign_in("09121119500").await;
+    shop.add_ok(customer(&token), a, 1).await;
+    let address = shop.add_address(&token).await;
+    let order = shop.checkout(&token, &address, None).await;
+    assert!(order["errors"].is_null(), "{order}");
+    let message = bad_input_message(&shop.add(customer(&token), a, 1).await);
+    assert!(message.contains("out of stock"), "{message}");
+
+    use server::commerce::orders::expire_unpaid;
+    // Not old enough yet.
+    let cutoff = Utc::now() - Duration::minutes(30);
+    assert_eq!(expire_unpaid(&shop.conn, cutoff).await.unwrap(), 0);
+    assert_eq!(
+        expire_unpaid(&shop.conn, Utc::now() + Duration::seconds(1))
+            .await
+            .unwrap(),
+        1
+    );
+    let one = shop
+        .gql(
+            "query($id: ID!) { order(id: $id) { status history { toStatus message } } }",
+            json!({ "id": order["data"]["checkout"]["id"] }),
+            customer(&token),
+        )
+        .await;
+    assert_eq!(one["data"]["order"]["status"], "CANCELLED", "{one}");
+    assert_eq!(
+        one["data"]["order"]["history"][1]["message"],
+        "payment not received in time"
+    );
+    shop.add_ok(customer(&token), a, 1).await;
 }

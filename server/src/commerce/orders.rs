@@ -185,6 +185,42 @@ pub async fn transition<C: ConnectionTrait>(
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("order vanished")))
 }
 
+/// Cancels the orders still `pending_payment` that were placed before `placed_before`,
+/// releasing their stock; returns how many were cancelled. An order that moves on meanwhile
+/// (paid at the last moment) is left alone: its transition wins and this one is skipped.
+///
+/// Meant to run periodically with `now - <payment timeout>`; the scheduler that calls it (and
+/// its setting) is not wired into the server yet.
+pub async fn expire_unpaid<C: ConnectionTrait>(
+    db: &C,
+    placed_before: chrono::DateTime<Utc>,
+) -> ApiResult<usize> {
+    let stale = orders::Entity::find()
+        .filter(orders::Column::Status.eq(OrderStatus::PendingPayment.as_str()))
+        .filter(orders::Column::PlacedAt.lt(placed_before))
+        .order_by_asc(orders::Column::Number)
+        .limit(500)
+        .all(db)
+        .await?;
+    let mut cancelled = 0;
+    for order in stale {
+        match transition(
+            db,
+            &order,
+            OrderStatus::Cancelled,
+            "system",
+            "payment not received in time",
+        )
+        .await
+        {
+            Ok(_) => cancelled += 1,
+            Err(ApiError::Conflict { .. }) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(cancelled)
+}
+
 /// One of the customer's orders, or `NOT_FOUND` (also for someone else's).
 pub async fn find_for_customer<C: ConnectionTrait>(
     db: &C,
