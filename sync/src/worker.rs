@@ -110,6 +110,8 @@ pub struct WorkerSettings {
     jwt: Option<IgnoredAny>,
     sms: Option<IgnoredAny>,
     payment: Option<IgnoredAny>,
+    otp: Option<IgnoredAny>,
+    checkout: Option<IgnoredAny>,
 }
 
 impl WorkerSettings {

@@ -65,7 +65,17 @@ fn configuration_errors_name_the_key() {
     assert!(!ok, "consume needs a broker");
     assert!(out.contains("amqp.url"), "{out}");
     // The server's parts are accepted (one configuration for both binaries), typos are not.
-    let (ok, out) = sync(&db, &["dlq", "list"], &[("APP__HTTP__PORT", "9000")]);
+    let server_parts = [
+        ("APP__HTTP__PORT", "9000"),
+        ("APP__GRAPHQL__MAX_DEPTH", "10"),
+        ("APP__STORAGE__PUBLIC_BASE_URL", "/m"),
+        ("APP__JWT__ISSUER", "x"),
+        ("APP__OTP__TTL_SECS", "60"),
+        ("APP__SMS__PROVIDER", "log"),
+        ("APP__PAYMENT__PROVIDER", "sandbox"),
+        ("APP__CHECKOUT__SHIPPING_FLAT_RIAL", "0"),
+    ];
+    let (ok, out) = sync(&db, &["dlq", "list"], &server_parts);
     assert!(ok, "{out}");
     let (ok, out) = sync(&db, &["dlq", "list"], &[("APP__SYNK__PAGE_SIZE", "9")]);
     assert!(!ok);
