@@ -138,6 +138,8 @@ pub struct GraphqlSettings {
     pub graphiql: bool,
     /// Answer introspection queries (clients and GraphiQL need it; some deployments hide it).
     pub introspection: bool,
+    /// Seconds a WebSocket client has to send `connection_init` before it is closed (4408).
+    pub ws_init_timeout_secs: u64,
 }
 
 impl Default for GraphqlSettings {
@@ -149,6 +151,7 @@ impl Default for GraphqlSettings {
             max_batch: 10,
             graphiql: true,
             introspection: true,
+            ws_init_timeout_secs: 10,
         }
     }
 }
@@ -164,6 +167,12 @@ impl GraphqlSettings {
         if self.max_batch == 0 {
             return Err(ConfigError::invalid(
                 "graphql.max_batch",
+                "must be at least 1",
+            ));
+        }
+        if self.ws_init_timeout_secs == 0 {
+            return Err(ConfigError::invalid(
+                "graphql.ws_init_timeout_secs",
                 "must be at least 1",
             ));
         }

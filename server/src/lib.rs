@@ -8,6 +8,7 @@ pub mod commerce;
 pub mod config;
 pub use sync::db;
 pub mod error;
+pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod payment;

@@ -221,6 +221,38 @@ pub async fn expire_unpaid<C: ConnectionTrait>(
     Ok(cancelled)
 }
 
+/// The customer cancels one of their own orders that is still unpaid (`pending_payment`),
+/// releasing its stock: `NOT_FOUND` for anyone else's order, `CONFLICT` once it is paid (or
+/// already cancelled). The event is published after the transaction commits.
+pub async fn cancel_unpaid(
+    db: &sea_orm::DatabaseConnection,
+    events: &crate::events::OrderEvents,
+    customer_id: Uuid,
+    order_id: Uuid,
+) -> ApiResult<orders::Model> {
+    use sea_orm::TransactionTrait;
+    let txn = db.begin().await?;
+    let order = find_for_customer(&txn, customer_id, order_id).await?;
+    if order.status != OrderStatus::PendingPayment.as_str() {
+        return Err(ApiError::Conflict {
+            message: format!("an order that is {} cannot be cancelled", order.status),
+        });
+    }
+    let cancelled = transition(
+        &txn,
+        &order,
+        OrderStatus::Cancelled,
+        "customer",
+        "cancelled by the customer",
+    )
+    .await?;
+    txn.commit().await?;
+    if let Some(event) = crate::events::OrderEvent::between(&order, &cancelled) {
+        events.publish(event);
+    }
+    Ok(cancelled)
+}
+
 /// One of the customer's orders, or `NOT_FOUND` (also for someone else's).
 pub async fn find_for_customer<C: ConnectionTrait>(
     db: &C,

@@ -26,6 +26,8 @@ pub struct Services {
     pub media_base_url: String,
     /// Sign-in: OTP, tokens, SMS.
     pub auth: Arc<crate::auth::Auth>,
+    /// Committed order status changes, for `orderStatusChanged`.
+    pub order_events: crate::events::OrderEvents,
 }
 
 impl Services {
@@ -42,6 +44,7 @@ impl Services {
                 &settings.otp,
                 crate::sms::from_settings(&settings.sms),
             )),
+            order_events: crate::events::OrderEvents::default(),
         }
     }
 }

@@ -129,7 +129,7 @@ fn reject(status: StatusCode, media: MediaType, message: &str) -> axum::response
 }
 
 /// Parses one request object (`query`, `operationName`, `variables`, `extensions`).
-fn parse_params(value: Value) -> Result<Request, String> {
+pub(super) fn parse_params(value: Value) -> Result<Request, String> {
     let Value::Object(mut map) = value else {
         return Err("a GraphQL request must be a JSON object".into());
     };
@@ -207,7 +207,7 @@ fn is_request_error(response: &Response) -> bool {
         && response.errors.iter().all(|e| e.path.is_empty())
 }
 
-fn error_json(mut error: ServerError) -> Value {
+pub(super) fn error_json(mut error: ServerError) -> Value {
     let has_code = error
         .extensions
         .as_ref()
@@ -223,7 +223,7 @@ fn error_json(mut error: ServerError) -> Value {
 
 /// Serializes one execution result; `data` is left out for request errors, as the GraphQL
 /// spec requires.
-fn response_json(response: Response) -> Value {
+pub(super) fn response_json(response: Response) -> Value {
     let request_error = is_request_error(&response);
     let mut body = Map::new();
     if !request_error {

@@ -3,6 +3,7 @@
 
 pub mod graphql;
 mod limits;
+pub mod ws;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -101,7 +102,20 @@ pub fn router(
         ));
 
     Router::new()
-        .route("/graphql", any(graphql::handle).with_state(shop))
+        .route(
+            "/graphql",
+            any(ws::handle).with_state(Arc::new(ws::Socket {
+                endpoint: shop,
+                init_timeout: Duration::from_secs(settings.graphql.ws_init_timeout_secs),
+                accepts: {
+                    let keys = crate::auth::JwtKeys::from_settings(&settings.jwt);
+                    Box::new(move |headers| {
+                        crate::auth::Caller::from_headers(headers, &keys)
+                            != crate::auth::Caller::Invalid
+                    })
+                },
+            })),
+        )
         .route("/admin/graphql", any(graphql::handle).with_state(admin))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -3,11 +3,12 @@
 mod account;
 mod cart;
 mod catalogue;
+mod live;
 mod orders;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, MergedSubscription, Schema};
 use sea_orm::DatabaseConnection;
 
 use super::loaders::CatalogueLoaders;
@@ -19,6 +20,7 @@ use crate::config::Settings;
 pub use account::{AccountMutation, AccountQuery};
 pub use cart::{CartMutation, CartQuery, CartToken};
 pub use catalogue::CatalogueQuery;
+pub use live::{OrderStatusEvent, OrderSubscription};
 pub use orders::{OrdersMutation, OrdersQuery};
 
 #[derive(MergedObject, Default)]
@@ -27,13 +29,16 @@ pub struct ShopQuery(CatalogueQuery, AccountQuery, CartQuery, OrdersQuery);
 #[derive(MergedObject, Default)]
 pub struct ShopMutation(AccountMutation, CartMutation, OrdersMutation);
 
-pub type ShopSchema = Schema<ShopQuery, ShopMutation, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+pub struct ShopSubscription(OrderSubscription);
+
+pub type ShopSchema = Schema<ShopQuery, ShopMutation, ShopSubscription>;
 
 pub fn build(services: Services, settings: &Settings) -> ShopSchema {
     let builder = Schema::build(
         ShopQuery::default(),
         ShopMutation::default(),
-        EmptySubscription,
+        ShopSubscription::default(),
     )
     .data(services)
     .data(settings.checkout.clone());
@@ -60,7 +65,7 @@ pub fn sdl() -> String {
     Schema::build(
         ShopQuery::default(),
         ShopMutation::default(),
-        EmptySubscription,
+        ShopSubscription::default(),
     )
     .finish()
     .sdl()

@@ -336,4 +336,18 @@ impl OrdersMutation {
         .await?;
         Ok(Order(order))
     }
+
+    /// Cancels one of the signed-in customer's unpaid (`PENDING_PAYMENT`) orders and releases
+    /// its stock. Errors: `NOT_FOUND` (not the caller's order), `CONFLICT` (already paid or
+    /// cancelled).
+    async fn cancel_order(&self, ctx: &Context<'_>, order_id: ID) -> ApiResult<Order> {
+        let customer_id = customer_id(ctx)?;
+        let order_id =
+            Uuid::parse_str(order_id.as_str()).map_err(|_| ApiError::not_found("order"))?;
+        let services = ctx.data_unchecked::<crate::graphql::Services>();
+        let order =
+            rules::cancel_unpaid(&services.db, &services.order_events, customer_id, order_id)
+                .await?;
+        Ok(Order(order))
+    }
 }

@@ -1,0 +1,418 @@
+//! Live order status over WebSocket (`graphql-transport-ws`), end to end against the real
+//! server on PostgreSQL with a real WebSocket client: delivery, isolation between customers,
+//! authentication in `connection_init`, and the protocol's close codes, checked frame by frame.
+
+mod common;
+#[allow(dead_code)]
+mod kavenegar_sim;
+
+use std::time::Duration;
+
+use common::seed::{self, ProductSpec};
+use common::{error_codes, TestDb, TestServer};
+use futures::{SinkExt, StreamExt};
+use kavenegar_sim::Kavenegar;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+const API_KEY: &str = "test-api-key-live";
+const TEMPLATE: &str = "store-otp";
+const SUBSCRIPTION: &str =
+    "subscription($id: ID!) { orderStatusChanged(orderId: $id) { orderId fromStatus status at } }";
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+struct Shop {
+    server: TestServer,
+    sms: Kavenegar,
+    conn: DatabaseConnection,
+}
+
+async fn start(db: &TestDb) -> Shop {
+    let sms = Kavenegar::start(API_KEY, &[TEMPLATE]).await;
+    let env = [
+        ("APP__SMS__PROVIDER", "kavenegar"),
+        ("APP__SMS__API_KEY", API_KEY),
+        ("APP__SMS__BASE_URL", sms.base_url.as_str()),
+        ("APP__SMS__OTP_TEMPLATE", TEMPLATE),
+        (
+            "APP__JWT__KEYS",
+            "[{kid=\"a\",secret=\"key-a-secret-that-is-at-least-32-bytes-long\"}]",
+        ),
+        ("APP__JWT__ACTIVE_KID", "a"),
+        ("APP__OTP__RESEND_SECS", "0"),
+        ("APP__OTP__IP_REQUESTS_PER_HOUR", "10000"),
+        ("APP__OTP__IP_VERIFICATIONS_PER_HOUR", "10000"),
+        ("APP__GRAPHQL__WS_INIT_TIMEOUT_SECS", "1"),
+    ];
+    let server = TestServer::start_with(db, &env).await;
+    let conn = db.connect().await;
+    Shop { server, sms, conn }
+}
+
+impl Shop {
+    async fn gql(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
+        let mut request = self
+            .server
+            .client
+            .post(self.server.url("/graphql"))
+            .header("accept", "application/graphql-response+json")
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("JSON body")
+    }
+
+    async fn sign_in(&self, national: &str) -> String {
+        let sent = self
+            .gql(
+                "mutation($p: String!) { requestOtp(phone: $p) { sentAt } }",
+                json!({ "p": national }),
+                None,
+            )
+            .await;
+        assert!(sent["errors"].is_null(), "{sent}");
+        let code = self.sms.last_code(national).expect("code sent");
+        let body = self
+            .gql(
+                "mutation($p: String!, $c: String!) { verifyOtp(phone: $p, code: $c) { accessToken } }",
+                json!({ "p": national, "c": code }),
+                None,
+            )
+            .await;
+        assert!(body["errors"].is_null(), "{body}");
+        body["data"]["verifyOtp"]["accessToken"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Seeds a product, fills the customer's cart and checks out; returns the order's id.
+    async fn place_order(&self, token: &str, mahak_id: i64) -> String {
+        let mut spec = ProductSpec::new(mahak_id, &format!("Item {mahak_id}"));
+        spec.variants = vec![(Some(1_000_000), 5.0)];
+        seed::product(&self.conn, &spec).await;
+        let variant = entity::variants::Entity::find()
+            .filter(entity::variants::Column::MahakId.eq(mahak_id * 10))
+            .one(&self.conn)
+            .await
+            .unwrap()
+            .expect("variant seeded")
+            .id;
+        let address = self
+            .gql(
+                "mutation($i: AddressInput!) { addAddress(input: $i) { id } }",
+                json!({ "i": {
+                    "title": "Home",
+                    "recipientName": "Sara Ahmadi",
+                    "recipientPhone": "09121234567",
+                    "province": "Tehran",
+                    "city": "Tehran",
+                    "addressLine": "Valiasr St, No. 12",
+                    "postalCode": "1234567890",
+                } }),
+                Some(token),
+            )
+            .await;
+        assert!(address["errors"].is_null(), "{address}");
+        let address = address["data"]["addAddress"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let added = self
+            .gql(
+                "mutation($v: ID!) { addToCart(variantId: $v, quantity: 2) { itemCount } }",
+                json!({ "v": variant.to_string() }),
+                Some(token),
+            )
+            .await;
+        assert!(added["errors"].is_null(), "{added}");
+        let order = self
+            .gql(
+                "mutation($i: CheckoutInput!) { checkout(input: $i) { id status } }",
+                json!({ "i": { "addressId": address } }),
+                Some(token),
+            )
+            .await;
+        assert!(order["errors"].is_null(), "{order}");
+        assert_eq!(order["data"]["checkout"]["status"], "PENDING_PAYMENT");
+        order["data"]["checkout"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    async fn cancel(&self, token: &str, order: &str) -> Value {
+        self.gql(
+            "mutation($id: ID!) { cancelOrder(orderId: $id) { id status } }",
+            json!({ "id": order }),
+            Some(token),
+        )
+        .await
+    }
+
+    /// A WebSocket on `/graphql` speaking `graphql-transport-ws`, before `connection_init`.
+    async fn socket(&self) -> Ws {
+        let url = self.server.url("/graphql").replacen("http://", "ws://", 1);
+        let mut request = url.into_client_request().unwrap();
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        let (ws, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("WebSocket handshake");
+        assert_eq!(
+            response.headers()["sec-websocket-protocol"],
+            "graphql-transport-ws"
+        );
+        ws
+    }
+
+    /// A socket past `connection_init` with `payload`, acknowledged.
+    async fn connected(&self, payload: Value) -> Ws {
+        let mut ws = self.socket().await;
+        send(
+            &mut ws,
+            json!({ "type": "connection_init", "payload": payload }),
+        )
+        .await;
+        assert_eq!(recv(&mut ws).await, json!({ "type": "connection_ack" }));
+        ws
+    }
+}
+
+async fn send(ws: &mut Ws, message: Value) {
+    send_text(ws, &message.to_string()).await;
+}
+
+async fn send_text(ws: &mut Ws, text: &str) {
+    ws.send(Message::Text(text.to_string().into()))
+        .await
+        .expect("send");
+}
+
+/// The next protocol message (WebSocket pings are skipped).
+async fn recv(ws: &mut Ws) -> Value {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message within 10 s")
+            .expect("socket open")
+            .expect("a frame");
+        match frame {
+            Message::Text(text) => return serde_json::from_str(text.as_str()).expect("JSON"),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("expected a text message, got {other:?}"),
+        }
+    }
+}
+
+/// The close code the server ends the socket with.
+async fn close_code(ws: &mut Ws) -> u16 {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("the server closes within 10 s");
+        match frame {
+            Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+            Some(Ok(Message::Close(None))) => panic!("closed without a code"),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(other)) => panic!("expected a close frame, got {other:?}"),
+            Some(Err(err)) => panic!("socket error before the close frame: {err}"),
+            None => panic!("socket ended without a close frame"),
+        }
+    }
+}
+
+fn subscribe(id: &str, order: &str) -> Value {
+    json!({ "id": id, "type": "subscribe", "payload": { "query": SUBSCRIPTION, "variables": { "id": order } } })
+}
+
+/// Proves nothing is queued on the socket: a `ping` is answered by the very next message.
+async fn nothing_pending(ws: &mut Ws) {
+    send(ws, json!({ "type": "ping" })).await;
+    assert_eq!(recv(ws).await, json!({ "type": "pong" }));
+}
+
+#[tokio::test]
+async fn customers_watch_their_own_orders_live() {
+    let db = TestDb::postgres().await;
+    let shop = start(&db).await;
+    let alice = shop.sign_in("09121110001").await;
+    let bob = shop.sign_in("09121110002").await;
+    let order = shop.place_order(&alice, 700).await;
+
+    // Alice subscribes and is told the current status at once.
+    let mut watcher = shop
+        .connected(json!({ "Authorization": format!("Bearer {alice}") }))
+        .await;
+    send(&mut watcher, subscribe("live", &order)).await;
+    let first = recv(&mut watcher).await;
+    assert_eq!(first["type"], "next", "{first}");
+    assert_eq!(first["id"], "live");
+    let event = &first["payload"]["data"]["orderStatusChanged"];
+    assert_eq!(event["orderId"], order.as_str());
+    assert_eq!(event["status"], "PENDING_PAYMENT");
+    assert!(event["fromStatus"].is_null(), "{first}");
+
+    // Bob (signed in with `authToken`) gets NOT_FOUND for Alice's order, and no data.
+    let mut intruder = shop.connected(json!({ "authToken": bob })).await;
+    send(&mut intruder, subscribe("steal", &order)).await;
+    let refused = recv(&mut intruder).await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(refused["id"], "steal");
+    assert_eq!(
+        error_codes(&json!({ "errors": refused["payload"] })),
+        ["NOT_FOUND"]
+    );
+    // An unknown id is the same NOT_FOUND.
+    send(
+        &mut intruder,
+        subscribe("unknown", "0190a1b2-0000-7000-8000-000000000000"),
+    )
+    .await;
+    let unknown = recv(&mut intruder).await;
+    assert_eq!(unknown["type"], "error", "{unknown}");
+    assert_eq!(
+        error_codes(&json!({ "errors": unknown["payload"] })),
+        ["NOT_FOUND"]
+    );
+    // Nor can Bob cancel it.
+    let body = shop.cancel(&bob, &order).await;
+    assert_eq!(error_codes(&body), ["NOT_FOUND"], "{body}");
+
+    // An anonymous connection is accepted, but the order subscription needs a customer.
+    let mut anonymous = shop.connected(json!({})).await;
+    send(&mut anonymous, subscribe("anon", &order)).await;
+    let refused = recv(&mut anonymous).await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(
+        error_codes(&json!({ "errors": refused["payload"] })),
+        ["UNAUTHENTICATED"]
+    );
+
+    // Alice cancels the unpaid order: her subscription sees the transition.
+    let cancelled = shop.cancel(&alice, &order).await;
+    assert!(cancelled["errors"].is_null(), "{cancelled}");
+    assert_eq!(cancelled["data"]["cancelOrder"]["status"], "CANCELLED");
+    let change = recv(&mut watcher).await;
+    assert_eq!(change["type"], "next", "{change}");
+    assert_eq!(change["id"], "live");
+    let event = &change["payload"]["data"]["orderStatusChanged"];
+    assert_eq!(event["fromStatus"], "PENDING_PAYMENT");
+    assert_eq!(event["status"], "CANCELLED");
+    // A cancelled order cannot be cancelled again.
+    let again = shop.cancel(&alice, &order).await;
+    assert_eq!(error_codes(&again), ["CONFLICT"], "{again}");
+
+    // Nothing reached Bob's or the anonymous socket.
+    nothing_pending(&mut intruder).await;
+    nothing_pending(&mut anonymous).await;
+
+    // A late subscriber gets the current status, not a stale one; `complete` stops it.
+    send(&mut watcher, subscribe("late", &order)).await;
+    let late = recv(&mut watcher).await;
+    assert_eq!(late["id"], "late");
+    assert_eq!(
+        late["payload"]["data"]["orderStatusChanged"]["status"],
+        "CANCELLED"
+    );
+    send(&mut watcher, json!({ "id": "late", "type": "complete" })).await;
+    nothing_pending(&mut watcher).await;
+    // The id is free again once completed.
+    send(&mut watcher, subscribe("late", &order)).await;
+    assert_eq!(recv(&mut watcher).await["id"], "late");
+}
+
+#[tokio::test]
+async fn the_protocol_close_codes_are_graphql_ws() {
+    let db = TestDb::postgres().await;
+    let shop = start(&db).await;
+    let alice = shop.sign_in("09121110003").await;
+    let order = shop.place_order(&alice, 710).await;
+    let auth = json!({ "Authorization": format!("Bearer {alice}") });
+
+    // 4400: not JSON, an unknown type, a subscribe without a query, a binary frame.
+    for text in [
+        "not json",
+        r#"{"type":"hello"}"#,
+        r#"{"type":"subscribe","id":"1","payload":{}}"#,
+    ] {
+        let mut ws = shop.connected(auth.clone()).await;
+        send_text(&mut ws, text).await;
+        assert_eq!(close_code(&mut ws).await, 4400, "{text}");
+    }
+    let mut ws = shop.socket().await;
+    send_text(&mut ws, "{").await;
+    assert_eq!(close_code(&mut ws).await, 4400);
+    let mut ws = shop.connected(auth.clone()).await;
+    ws.send(Message::Binary(vec![1, 2, 3].into()))
+        .await
+        .unwrap();
+    assert_eq!(close_code(&mut ws).await, 4400);
+
+    // 4401: subscribe before the connection was acknowledged.
+    let mut ws = shop.socket().await;
+    send(&mut ws, subscribe("1", &order)).await;
+    assert_eq!(close_code(&mut ws).await, 4401);
+
+    // 4403: a token that does not verify, in either form.
+    for payload in [
+        json!({ "Authorization": "Bearer not-a-token" }),
+        json!({ "authToken": "not-a-token" }),
+        json!({ "Authorization": "Basic abc" }),
+    ] {
+        let mut ws = shop.socket().await;
+        send(
+            &mut ws,
+            json!({ "type": "connection_init", "payload": payload }),
+        )
+        .await;
+        assert_eq!(close_code(&mut ws).await, 4403, "{payload}");
+    }
+
+    // 4408: no connection_init within `graphql.ws_init_timeout_secs` (1 s here).
+    let mut ws = shop.socket().await;
+    assert_eq!(close_code(&mut ws).await, 4408);
+    // A ping does not count as initialisation.
+    let mut ws = shop.socket().await;
+    send(&mut ws, json!({ "type": "ping" })).await;
+    assert_eq!(recv(&mut ws).await, json!({ "type": "pong" }));
+    assert_eq!(close_code(&mut ws).await, 4408);
+
+    // 4409: a second subscribe with the id of a running operation.
+    let mut ws = shop.connected(auth.clone()).await;
+    send(&mut ws, subscribe("dup", &order)).await;
+    assert_eq!(recv(&mut ws).await["type"], "next");
+    send(&mut ws, subscribe("dup", &order)).await;
+    assert_eq!(close_code(&mut ws).await, 4409);
+
+    // 4429: a second connection_init.
+    let mut ws = shop.connected(auth.clone()).await;
+    send(
+        &mut ws,
+        json!({ "type": "connection_init", "payload": auth }),
+    )
+    .await;
+    assert_eq!(close_code(&mut ws).await, 4429);
+
+    // Without the graphql-transport-ws subprotocol the upgrade is refused.
+    let url = shop.server.url("/graphql").replacen("http://", "ws://", 1);
+    assert!(tokio_tungstenite::connect_async(url).await.is_err());
+
+    // Plain HTTP on the same path is unchanged.
+    let body = shop.gql("{ __typename }", json!({}), None).await;
+    assert_eq!(body["data"]["__typename"], "ShopQuery");
+}
