@@ -17,12 +17,19 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     if settings.database.migrate_on_start {
         crate::db::migrate(&db).await?;
     }
-    let services = Services::new(db.clone(), &settings);
+    let gateway = crate::payment::gateway_from_settings(&settings.payment, &db)
+        .context("building the payment gateway")?;
+    let payments = std::sync::Arc::new(crate::commerce::payments::Payments::new(
+        gateway,
+        &settings.payment,
+    ));
+    let services = Services::new(db.clone(), &settings, payments.clone());
     let router = http::router(
         &settings,
         AppState {
             db: db.clone(),
             metrics,
+            payments: payments.clone(),
         },
         shop::build(services.clone(), &settings),
         admin::build(services, &settings),
@@ -44,6 +51,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         ))
     });
 
+    let payment_sweep = tokio::spawn(reconcile_payments(
+        db.clone(),
+        payments,
+        Duration::from_secs(settings.payment.reconcile_interval_secs),
+        Duration::from_secs(settings.payment.reconcile_after_secs),
+        stopped.clone(),
+    ));
+
     let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
     // With the peer address, for per-IP sign-in limits.
     let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -53,6 +68,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         let _ = stop.send(true);
     });
     server.await.context("serving HTTP")?;
+    let _ = tokio::time::timeout(grace, payment_sweep).await;
     if let Some(task) = embedded_sync {
         let _ = tokio::time::timeout(grace, task).await;
     }
@@ -98,5 +114,35 @@ async fn embedded_sync(
     };
     if let Err(err) = run.await {
         tracing::error!(error = %format!("{err:#}"), "embedded Mahak sync could not start");
+    }
+}
+
+/// Every `interval`, verifies the payments left `started` for longer than `older_than` (their
+/// callback was lost or its verification had no answer), until shutdown.
+async fn reconcile_payments(
+    db: sea_orm::DatabaseConnection,
+    payments: std::sync::Arc<crate::commerce::payments::Payments>,
+    interval: Duration,
+    older_than: Duration,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        match crate::commerce::payments::reconcile_started(
+            &db,
+            payments.gateway.as_ref(),
+            older_than,
+        )
+        .await
+        {
+            Ok(0) => {}
+            Ok(settled) => tracing::info!(settled, "payments reconciled"),
+            Err(err) => tracing::warn!(error = ?err, "payment reconciliation failed"),
+        }
     }
 }

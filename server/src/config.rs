@@ -201,6 +201,14 @@ pub struct PaymentSettings {
     pub callback_base_url: String,
     /// Time allowed for one call to the gateway, in seconds.
     pub timeout_secs: u64,
+    /// The shop front-end's payment result page. The callback redirects (303) the customer to
+    /// it with `?order=<order id>&status=paid|failed|pending`; unset: the server answers a
+    /// minimal page itself.
+    pub result_url: Option<String>,
+    /// How often the server verifies payments left `started` (lost callbacks), in seconds.
+    pub reconcile_interval_secs: u64,
+    /// Age, in seconds, after which a `started` payment is verified by that sweep.
+    pub reconcile_after_secs: u64,
 }
 
 impl Default for PaymentSettings {
@@ -212,6 +220,9 @@ impl Default for PaymentSettings {
             currency_unit: CurrencyUnit::Rial,
             callback_base_url: "http://127.0.0.1:8080".into(),
             timeout_secs: 10,
+            result_url: None,
+            reconcile_interval_secs: 60,
+            reconcile_after_secs: 900,
         }
     }
 }
@@ -251,6 +262,20 @@ impl PaymentSettings {
                 "payment.timeout_secs",
                 "must be at least 1",
             ));
+        }
+        if self.reconcile_interval_secs == 0 {
+            return Err(ConfigError::invalid(
+                "payment.reconcile_interval_secs",
+                "must be at least 1",
+            ));
+        }
+        if let Some(url) = &self.result_url {
+            if reqwest::Url::parse(url).is_err() {
+                return Err(ConfigError::invalid(
+                    "payment.result_url",
+                    "must be an absolute URL",
+                ));
+            }
         }
         if self.provider == PaymentProvider::Zarinpal {
             // The value itself is never echoed: it is a secret.

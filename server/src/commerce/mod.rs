@@ -7,6 +7,7 @@
 pub mod cart;
 pub mod checkout;
 pub mod orders;
+pub mod payments;
 pub mod pricing;
 
 use serde::Deserialize;

@@ -28,10 +28,16 @@ pub struct Services {
     pub auth: Arc<crate::auth::Auth>,
     /// Committed order status changes, for `orderStatusChanged`.
     pub order_events: crate::events::OrderEvents,
+    /// The payment gateway and its URLs.
+    pub payments: Arc<crate::commerce::payments::Payments>,
 }
 
 impl Services {
-    pub fn new(db: DatabaseConnection, settings: &Settings) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        settings: &Settings,
+        payments: Arc<crate::commerce::payments::Payments>,
+    ) -> Self {
         Services {
             db,
             media_base_url: settings
@@ -45,6 +51,7 @@ impl Services {
                 crate::sms::from_settings(&settings.sms),
             )),
             order_events: crate::events::OrderEvents::default(),
+            payments,
         }
     }
 }

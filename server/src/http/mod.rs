@@ -3,6 +3,7 @@
 
 pub mod graphql;
 mod limits;
+mod payments;
 pub mod ws;
 
 use std::net::{IpAddr, SocketAddr};
@@ -44,6 +45,8 @@ pub struct RequestContext {
 pub struct AppState {
     pub db: DatabaseConnection,
     pub metrics: PrometheusHandle,
+    /// The payment gateway, for its callback.
+    pub payments: Arc<crate::commerce::payments::Payments>,
 }
 
 pub fn router(
@@ -101,6 +104,12 @@ pub fn router(
             request_context,
         ));
 
+    let mut payment_routes = payments::router(state.db.clone(), state.payments.clone());
+    if settings.payment.provider == crate::config::PaymentProvider::Sandbox {
+        payment_routes =
+            payment_routes.merge(crate::payment::sandbox::page::router(state.db.clone()));
+    }
+
     Router::new()
         .route(
             "/graphql",
@@ -121,6 +130,7 @@ pub fn router(
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state)
+        .merge(payment_routes)
         .layer(layers)
 }
 

@@ -5,6 +5,7 @@ mod cart;
 mod catalogue;
 mod live;
 mod orders;
+mod payments;
 
 use std::sync::Arc;
 
@@ -27,7 +28,12 @@ pub use orders::{OrdersMutation, OrdersQuery};
 pub struct ShopQuery(CatalogueQuery, AccountQuery, CartQuery, OrdersQuery);
 
 #[derive(MergedObject, Default)]
-pub struct ShopMutation(AccountMutation, CartMutation, OrdersMutation);
+pub struct ShopMutation(
+    AccountMutation,
+    CartMutation,
+    OrdersMutation,
+    payments::PaymentsMutation,
+);
 
 #[derive(MergedSubscription, Default)]
 pub struct ShopSubscription(OrderSubscription);

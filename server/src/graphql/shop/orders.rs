@@ -132,6 +132,14 @@ impl Order {
             .map(OrderEvent)
             .collect())
     }
+    /// Every attempt to pay this order, oldest first.
+    async fn payments(&self, ctx: &Context<'_>) -> ApiResult<Vec<super::payments::Payment>> {
+        Ok(crate::commerce::payments::for_order(db(ctx), self.0.id)
+            .await?
+            .into_iter()
+            .map(super::payments::Payment)
+            .collect())
+    }
 }
 
 /// The delivery address as it was at checkout.
