@@ -136,6 +136,7 @@ async fn reconcile_payments(
         match crate::commerce::payments::reconcile_started(
             &db,
             payments.gateway.as_ref(),
+            &payments.order_events,
             older_than,
         )
         .await

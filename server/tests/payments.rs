@@ -16,7 +16,9 @@ use common::{error_codes, TestDb, TestServer};
 use kavenegar_sim::Kavenegar;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{json, Value};
+use server::commerce::orders::OrderStatus;
 use server::commerce::payments::reconcile_started;
+use server::events::OrderEvents;
 use server::payment::sandbox::SandboxGateway;
 use uuid::Uuid;
 
@@ -444,8 +446,10 @@ async fn the_sweep_verifies_payments_whose_callback_was_lost() {
     let _open = shop.start_payment_ok(&token, &open_order).await;
 
     let gateway = SandboxGateway::new(shop.conn.clone(), "http://127.0.0.1:8080");
+    let events = OrderEvents::default();
+    let mut published = events.subscribe();
     // Too young to be swept.
-    let settled = reconcile_started(&shop.conn, &gateway, Duration::from_secs(3600))
+    let settled = reconcile_started(&shop.conn, &gateway, &events, Duration::from_secs(3600))
         .await
         .unwrap();
     assert_eq!(settled, 0);
@@ -454,20 +458,28 @@ async fn the_sweep_verifies_payments_whose_callback_was_lost() {
         "PENDING_PAYMENT"
     );
 
-    let settled = reconcile_started(&shop.conn, &gateway, Duration::ZERO)
+    let settled = reconcile_started(&shop.conn, &gateway, &events, Duration::ZERO)
         .await
         .unwrap();
     assert_eq!(settled, 2);
     let view = shop.order_view(&token, &paid_order).await;
     assert_eq!(view["status"], "PAID");
     assert_eq!(view["payments"][0]["status"], "PAID");
+    // The transition is published for the live order status, once, after commit.
+    let event = published.try_recv().unwrap();
+    assert_eq!(event.order_id.to_string(), paid_order);
+    assert_eq!(
+        (event.from, event.to),
+        (OrderStatus::PendingPayment, OrderStatus::Paid)
+    );
+    assert!(published.try_recv().is_err());
     // Not paid at the gateway: failed, and the order stays payable.
     let view = shop.order_view(&token, &open_order).await;
     assert_eq!(view["status"], "PENDING_PAYMENT");
     assert_eq!(view["payments"][0]["status"], "FAILED");
 
     // Nothing left to do; the late callback changes nothing.
-    let settled = reconcile_started(&shop.conn, &gateway, Duration::ZERO)
+    let settled = reconcile_started(&shop.conn, &gateway, &events, Duration::ZERO)
         .await
         .unwrap();
     assert_eq!(settled, 0);
@@ -533,4 +545,66 @@ async fn paying_through_zarinpal_verifies_with_zarinpal() {
     assert_eq!(paid[0]["cardPanMasked"], "502229******5995");
     assert!(paid[0]["referenceId"].as_str().is_some());
     assert_eq!(shop.events("paid").await, 1);
+}
+
+#[tokio::test]
+async fn a_subscriber_watches_the_order_turn_paid() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let db = TestDb::postgres().await;
+    let shop = start(&db).await;
+    let variant = product(&shop.conn, 760).await;
+    let token = shop.sign_in("09121110077").await;
+    let order = shop.order(&token, variant).await;
+
+    let url = shop.server.url("/graphql").replacen("http://", "ws://", 1);
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let next = async |ws: &mut tokio_tungstenite::WebSocketStream<_>| -> Value {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+                .await
+                .expect("a message within 10 s")
+                .unwrap()
+                .unwrap();
+            if let Message::Text(text) = frame {
+                return serde_json::from_str(text.as_str()).unwrap();
+            }
+        }
+    };
+    for message in [
+        json!({ "type": "connection_init", "payload": { "authToken": token } }),
+        json!({ "id": "1", "type": "subscribe", "payload": {
+            "query": "subscription($id: ID!) { orderStatusChanged(orderId: $id) { fromStatus status } }",
+            "variables": { "id": order } } }),
+    ] {
+        ws.send(Message::Text(message.to_string().into()))
+            .await
+            .unwrap();
+    }
+    assert_eq!(next(&mut ws).await["type"], "connection_ack");
+    let first = next(&mut ws).await;
+    assert_eq!(
+        first["payload"]["data"]["orderStatusChanged"]["status"], "PENDING_PAYMENT",
+        "{first}"
+    );
+
+    let page = shop.start_payment_ok(&token, &order).await;
+    let callback = shop.press(&page, "pay").await;
+    assert_eq!(
+        shop.callback(&callback).await,
+        (303, result(&order, "paid"))
+    );
+    let paid = next(&mut ws).await;
+    assert_eq!(
+        paid["payload"]["data"]["orderStatusChanged"],
+        json!({ "fromStatus": "PENDING_PAYMENT", "status": "PAID" }),
+        "{paid}"
+    );
 }

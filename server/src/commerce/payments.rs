@@ -35,6 +35,7 @@ use uuid::Uuid;
 
 use super::orders::{self as order_rules, OrderStatus};
 use crate::error::{ApiError, ApiResult};
+use crate::events::{OrderEvent, OrderEvents};
 use crate::payment::{CallbackStatus, PaymentGateway, PaymentRequest, Settlement, Verification};
 
 /// Where the gateway sends the customer's browser back to, under `payment.callback_base_url`.
@@ -85,6 +86,9 @@ pub struct Payments {
     pub callback_url: String,
     /// `payment.result_url`: the shop's front-end page the callback redirects to.
     pub result_url: Option<String>,
+    /// Where the order transitions payments make are published (after commit); the same bus
+    /// the `orderStatusChanged` subscription listens to (`Services::order_events`).
+    pub order_events: OrderEvents,
 }
 
 impl Payments {
@@ -99,6 +103,7 @@ impl Payments {
                 settings.callback_base_url.trim_end_matches('/')
             ),
             result_url: settings.result_url.clone(),
+            order_events: OrderEvents::default(),
         }
     }
 }
@@ -195,6 +200,7 @@ pub struct CallbackOutcome {
 pub async fn handle_callback(
     db: &DatabaseConnection,
     gateway: &dyn PaymentGateway,
+    events: &OrderEvents,
     authority: &str,
     status: CallbackStatus,
 ) -> ApiResult<Option<CallbackOutcome>> {
@@ -214,7 +220,7 @@ pub async fn handle_callback(
             CallbackStatus::Nok => {
                 mark_failed(db, &payment, "cancelled", json!({ "callback": "NOK" })).await?
             }
-            CallbackStatus::Ok => verify_and_settle(db, gateway, &payment).await?,
+            CallbackStatus::Ok => verify_and_settle(db, gateway, events, &payment).await?,
         }
     };
     Ok(Some(CallbackOutcome {
@@ -229,6 +235,7 @@ pub async fn handle_callback(
 pub async fn reconcile_started(
     db: &DatabaseConnection,
     gateway: &dyn PaymentGateway,
+    events: &OrderEvents,
     older_than: std::time::Duration,
 ) -> ApiResult<usize> {
     let older_than = chrono::Duration::from_std(older_than)
@@ -243,7 +250,7 @@ pub async fn reconcile_started(
         .await?;
     let mut settled = 0;
     for payment in stale {
-        match verify_and_settle(db, gateway, &payment).await {
+        match verify_and_settle(db, gateway, events, &payment).await {
             Ok(PaymentStatus::Started) => {}
             Ok(_) => settled += 1,
             Err(err) => {
@@ -271,11 +278,12 @@ pub async fn for_order<C: ConnectionTrait>(
 async fn verify_and_settle(
     db: &DatabaseConnection,
     gateway: &dyn PaymentGateway,
+    events: &OrderEvents,
     payment: &payments::Model,
 ) -> ApiResult<PaymentStatus> {
     let authority = payment.authority.as_deref().unwrap_or_default();
     match gateway.verify(authority, payment.amount).await {
-        Ok(verification) => settle(db, payment, &verification).await,
+        Ok(verification) => settle(db, events, payment, &verification).await,
         Err(err) => {
             // Outcome unknown: the payment stays `started` for the sweep.
             tracing::warn!(payment = %payment.id, error = %err, "payment verification failed");
@@ -294,12 +302,13 @@ async fn verify_and_settle(
 /// Records the gateway's verification of a `started` payment; returns its status afterwards.
 pub async fn settle(
     db: &DatabaseConnection,
+    events: &OrderEvents,
     payment: &payments::Model,
     verification: &Verification,
 ) -> ApiResult<PaymentStatus> {
     match verification {
         Verification::Paid(settlement) | Verification::AlreadyVerified(settlement) => {
-            match mark_paid(db, payment, settlement).await {
+            match mark_paid(db, events, payment, settlement).await {
                 Ok(status) => Ok(status),
                 Err(ApiError::Conflict { message }) => {
                     // The order is no longer payable (paid by another attempt, cancelled):
@@ -330,6 +339,7 @@ pub async fn settle(
 
 async fn mark_paid(
     db: &DatabaseConnection,
+    events: &OrderEvents,
     payment: &payments::Model,
     settlement: &Settlement,
 ) -> ApiResult<PaymentStatus> {
@@ -363,7 +373,7 @@ async fn mark_paid(
         .one(&txn)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("payment without order")))?;
-    order_rules::transition(
+    let paid = order_rules::transition(
         &txn,
         &order,
         OrderStatus::Paid,
@@ -383,6 +393,9 @@ async fn mark_paid(
     )
     .await?;
     txn.commit().await?;
+    if let Some(event) = OrderEvent::between(&order, &paid) {
+        events.publish(event);
+    }
     Ok(PaymentStatus::Paid)
 }
 

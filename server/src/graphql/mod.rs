@@ -50,7 +50,8 @@ impl Services {
                 &settings.otp,
                 crate::sms::from_settings(&settings.sms),
             )),
-            order_events: crate::events::OrderEvents::default(),
+            // One bus: the order transitions payments make reach the subscriptions too.
+            order_events: payments.order_events.clone(),
             payments,
         }
     }

@@ -40,7 +40,15 @@ async fn callback(State(state): State<CallbackState>, RawQuery(query): RawQuery)
             )
         }
     };
-    match payments::handle_callback(&state.db, gateway, &callback.authority, callback.status).await
+    let events = &state.payments.order_events;
+    match payments::handle_callback(
+        &state.db,
+        gateway,
+        events,
+        &callback.authority,
+        callback.status,
+    )
+    .await
     {
         Ok(Some(outcome)) => answer(state.payments.result_url.as_deref(), outcome),
         Ok(None) => page(StatusCode::NOT_FOUND, "No such payment."),
