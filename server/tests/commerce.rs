@@ -4,6 +4,7 @@
 mod common;
 #[allow(dead_code)]
 mod kavenegar_sim;
+mod shop;
 
 use chrono::{Duration, Utc};
 use common::seed::{self, ProductSpec};
@@ -17,8 +18,6 @@ use sea_orm::{
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-const API_KEY: &str = "test-api-key-commerce";
-const TEMPLATE: &str = "store-otp";
 const SHIPPING: i64 = 300_000;
 
 struct Shop {
@@ -28,26 +27,13 @@ struct Shop {
 }
 
 async fn start(db: &TestDb) -> Shop {
-    let sms = Kavenegar::start(API_KEY, &[TEMPLATE]).await;
     let env = [
-        ("APP__SMS__PROVIDER", "kavenegar"),
-        ("APP__SMS__API_KEY", API_KEY),
-        ("APP__SMS__BASE_URL", sms.base_url.as_str()),
-        ("APP__SMS__OTP_TEMPLATE", TEMPLATE),
-        (
-            "APP__JWT__KEYS",
-            "[{kid=\"a\",secret=\"key-a-secret-that-is-at-least-32-bytes-long\"}]",
-        ),
-        ("APP__JWT__ACTIVE_KID", "a"),
-        ("APP__OTP__RESEND_SECS", "0"),
-        ("APP__OTP__IP_REQUESTS_PER_HOUR", "10000"),
-        ("APP__OTP__IP_VERIFICATIONS_PER_HOUR", "10000"),
         ("APP__CHECKOUT__SHIPPING_FLAT_RIAL", "300000"),
         ("APP__CHECKOUT__FREE_SHIPPING_OVER_RIAL", "5000000"),
         ("APP__CHECKOUT__MAX_LINE_QUANTITY", "20"),
         ("APP__DATABASE__MAX_CONNECTIONS", "8"),
     ];
-    let server = TestServer::start_with(db, &env).await;
+    let (server, sms) = shop::start(db, &env).await;
     let conn = db.connect().await;
     Shop { server, sms, conn }
 }
@@ -88,52 +74,13 @@ const ORDER: &str =
 
 impl Shop {
     async fn gql(&self, query: &str, variables: Value, who: As<'_>) -> Value {
-        let mut request = self
-            .server
-            .client
-            .post(self.server.url("/graphql"))
-            .header("accept", "application/graphql-response+json")
-            .json(&json!({ "query": query, "variables": variables }));
-        if let Some(token) = who.token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(cart) = who.cart {
-            request = request.header("x-cart-token", cart);
-        }
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        let body: Value = response.json().await.expect("JSON body");
-        assert!(
-            status.is_success() || status.as_u16() == 400,
-            "unexpected status {status}: {body}"
-        );
-        body
+        shop::gql(&self.server, query, variables, who.token, who.cart).await
     }
 
     /// Signs in `national` (`09...`), optionally sending a guest cart token; returns the access
     /// token.
     async fn sign_in_with(&self, national: &str, cart: Option<&str>) -> String {
-        let sent = self
-            .gql(
-                "mutation($p: String!) { requestOtp(phone: $p) { sentAt } }",
-                json!({ "p": national }),
-                ANON,
-            )
-            .await;
-        assert!(sent["errors"].is_null(), "{sent}");
-        let code = self.sms.last_code(national).expect("code sent");
-        let body = self
-            .gql(
-                "mutation($p: String!, $c: String!) { verifyOtp(phone: $p, code: $c) { accessToken } }",
-                json!({ "p": national, "c": code }),
-                As { token: None, cart },
-            )
-            .await;
-        assert!(body["errors"].is_null(), "{body}");
-        body["data"]["verifyOtp"]["accessToken"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        shop::sign_in(&self.server, &self.sms, national, cart).await
     }
 
     async fn sign_in(&self, national: &str) -> String {
@@ -207,26 +154,7 @@ impl Shop {
     }
 
     async fn add_address(&self, token: &str) -> String {
-        let body = self
-            .gql(
-                "mutation($i: AddressInput!) { addAddress(input: $i) { id } }",
-                json!({ "i": {
-                    "title": "Home",
-                    "recipientName": "Sara Ahmadi",
-                    "recipientPhone": "09121234567",
-                    "province": "Tehran",
-                    "city": "Tehran",
-                    "addressLine": "Valiasr St, No. 12",
-                    "postalCode": "1234567890",
-                } }),
-                customer(token),
-            )
-            .await;
-        assert!(body["errors"].is_null(), "{body}");
-        body["data"]["addAddress"]["id"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        shop::add_home_address(&self.server, token).await
     }
 
     async fn checkout(&self, token: &str, address: &str, key: Option<&str>) -> Value {

@@ -6,6 +6,7 @@
 mod common;
 #[allow(dead_code)]
 mod kavenegar_sim;
+mod shop;
 #[allow(dead_code)]
 mod zarinpal_sim;
 
@@ -22,8 +23,6 @@ use server::events::OrderEvents;
 use server::payment::sandbox::SandboxGateway;
 use uuid::Uuid;
 
-const API_KEY: &str = "test-api-key-payments";
-const TEMPLATE: &str = "store-otp";
 const RESULT_URL: &str = "https://shop.example/payment/result";
 
 struct Shop {
@@ -39,25 +38,12 @@ async fn start(db: &TestDb) -> Shop {
 }
 
 async fn start_with(db: &TestDb, extra: &[(&str, &str)]) -> Shop {
-    let sms = Kavenegar::start(API_KEY, &[TEMPLATE]).await;
     let env = [
-        ("APP__SMS__PROVIDER", "kavenegar"),
-        ("APP__SMS__API_KEY", API_KEY),
-        ("APP__SMS__BASE_URL", sms.base_url.as_str()),
-        ("APP__SMS__OTP_TEMPLATE", TEMPLATE),
-        (
-            "APP__JWT__KEYS",
-            "[{kid=\"a\",secret=\"key-a-secret-that-is-at-least-32-bytes-long\"}]",
-        ),
-        ("APP__JWT__ACTIVE_KID", "a"),
-        ("APP__OTP__RESEND_SECS", "0"),
-        ("APP__OTP__IP_REQUESTS_PER_HOUR", "10000"),
-        ("APP__OTP__IP_VERIFICATIONS_PER_HOUR", "10000"),
         ("APP__DATABASE__MAX_CONNECTIONS", "16"),
         ("APP__PAYMENT__RESULT_URL", RESULT_URL),
     ];
     let env: Vec<(&str, &str)> = env.iter().chain(extra).copied().collect();
-    let server = TestServer::start_with(db, &env).await;
+    let (server, sms) = shop::start(db, &env).await;
     let conn = db.connect().await;
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -73,40 +59,11 @@ async fn start_with(db: &TestDb, extra: &[(&str, &str)]) -> Shop {
 
 impl Shop {
     async fn gql(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
-        let mut request = self
-            .server
-            .client
-            .post(self.server.url("/graphql"))
-            .header("accept", "application/graphql-response+json")
-            .json(&json!({ "query": query, "variables": variables }));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        request.send().await.unwrap().json().await.unwrap()
+        shop::gql(&self.server, query, variables, token, None).await
     }
 
     async fn sign_in(&self, national: &str) -> String {
-        let sent = self
-            .gql(
-                "mutation($p: String!) { requestOtp(phone: $p) { sentAt } }",
-                json!({ "p": national }),
-                None,
-            )
-            .await;
-        assert!(sent["errors"].is_null(), "{sent}");
-        let code = self.sms.last_code(national).expect("code sent");
-        let body = self
-            .gql(
-                "mutation($p: String!, $c: String!) { verifyOtp(phone: $p, code: $c) { accessToken } }",
-                json!({ "p": national, "c": code }),
-                None,
-            )
-            .await;
-        assert!(body["errors"].is_null(), "{body}");
-        body["data"]["verifyOtp"]["accessToken"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        shop::sign_in(&self.server, &self.sms, national, None).await
     }
 
     /// Signs in, fills a cart with one unit of `variant` and checks out; returns the order id.
@@ -119,23 +76,7 @@ impl Shop {
             )
             .await;
         assert!(body["errors"].is_null(), "{body}");
-        let body = self
-            .gql(
-                "mutation($i: AddressInput!) { addAddress(input: $i) { id } }",
-                json!({ "i": {
-                    "title": "Home",
-                    "recipientName": "Sara Ahmadi",
-                    "recipientPhone": "09121234567",
-                    "province": "Tehran",
-                    "city": "Tehran",
-                    "addressLine": "Valiasr St, No. 12",
-                    "postalCode": "1234567890",
-                } }),
-                Some(token),
-            )
-            .await;
-        assert!(body["errors"].is_null(), "{body}");
-        let address = body["data"]["addAddress"]["id"].as_str().unwrap();
+        let address = shop::add_home_address(&self.server, token).await;
         let body = self
             .gql(
                 "mutation($i: CheckoutInput!) { checkout(input: $i) { id status } }",

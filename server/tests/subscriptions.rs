@@ -5,6 +5,7 @@
 mod common;
 #[allow(dead_code)]
 mod kavenegar_sim;
+mod shop;
 
 use std::time::Duration;
 
@@ -19,8 +20,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-const API_KEY: &str = "test-api-key-live";
-const TEMPLATE: &str = "store-otp";
 const SUBSCRIPTION: &str =
     "subscription($id: ID!) { orderStatusChanged(orderId: $id) { orderId fromStatus status at } }";
 
@@ -33,69 +32,18 @@ struct Shop {
 }
 
 async fn start(db: &TestDb) -> Shop {
-    let sms = Kavenegar::start(API_KEY, &[TEMPLATE]).await;
-    let env = [
-        ("APP__SMS__PROVIDER", "kavenegar"),
-        ("APP__SMS__API_KEY", API_KEY),
-        ("APP__SMS__BASE_URL", sms.base_url.as_str()),
-        ("APP__SMS__OTP_TEMPLATE", TEMPLATE),
-        (
-            "APP__JWT__KEYS",
-            "[{kid=\"a\",secret=\"key-a-secret-that-is-at-least-32-bytes-long\"}]",
-        ),
-        ("APP__JWT__ACTIVE_KID", "a"),
-        ("APP__OTP__RESEND_SECS", "0"),
-        ("APP__OTP__IP_REQUESTS_PER_HOUR", "10000"),
-        ("APP__OTP__IP_VERIFICATIONS_PER_HOUR", "10000"),
-        ("APP__GRAPHQL__WS_INIT_TIMEOUT_SECS", "1"),
-    ];
-    let server = TestServer::start_with(db, &env).await;
+    let (server, sms) = shop::start(db, &[("APP__GRAPHQL__WS_INIT_TIMEOUT_SECS", "1")]).await;
     let conn = db.connect().await;
     Shop { server, sms, conn }
 }
 
 impl Shop {
     async fn gql(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
-        let mut request = self
-            .server
-            .client
-            .post(self.server.url("/graphql"))
-            .header("accept", "application/graphql-response+json")
-            .json(&json!({ "query": query, "variables": variables }));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        request
-            .send()
-            .await
-            .expect("request")
-            .json()
-            .await
-            .expect("JSON body")
+        shop::gql(&self.server, query, variables, token, None).await
     }
 
     async fn sign_in(&self, national: &str) -> String {
-        let sent = self
-            .gql(
-                "mutation($p: String!) { requestOtp(phone: $p) { sentAt } }",
-                json!({ "p": national }),
-                None,
-            )
-            .await;
-        assert!(sent["errors"].is_null(), "{sent}");
-        let code = self.sms.last_code(national).expect("code sent");
-        let body = self
-            .gql(
-                "mutation($p: String!, $c: String!) { verifyOtp(phone: $p, code: $c) { accessToken } }",
-                json!({ "p": national, "c": code }),
-                None,
-            )
-            .await;
-        assert!(body["errors"].is_null(), "{body}");
-        body["data"]["verifyOtp"]["accessToken"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        shop::sign_in(&self.server, &self.sms, national, None).await
     }
 
     /// Seeds a product, fills the customer's cart and checks out; returns the order's id.
@@ -110,26 +58,7 @@ impl Shop {
             .unwrap()
             .expect("variant seeded")
             .id;
-        let address = self
-            .gql(
-                "mutation($i: AddressInput!) { addAddress(input: $i) { id } }",
-                json!({ "i": {
-                    "title": "Home",
-                    "recipientName": "Sara Ahmadi",
-                    "recipientPhone": "09121234567",
-                    "province": "Tehran",
-                    "city": "Tehran",
-                    "addressLine": "Valiasr St, No. 12",
-                    "postalCode": "1234567890",
-                } }),
-                Some(token),
-            )
-            .await;
-        assert!(address["errors"].is_null(), "{address}");
-        let address = address["data"]["addAddress"]["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let address = shop::add_home_address(&self.server, token).await;
         let added = self
             .gql(
                 "mutation($v: ID!) { addToCart(variantId: $v, quantity: 2) { itemCount } }",
