@@ -434,7 +434,7 @@ pub async fn replay(
                 let options = ApplyOptions {
                     publish_new_products: sync.publish_new_products,
                 };
-                match upsert::apply(&tx, entity, good, options).await {
+                match upsert::apply(&tx, entity, &good, options).await {
                     Ok(_) => {
                         dead_letters::mark_replayed(&tx, letter.id).await?;
                         tx.commit().await?;

@@ -63,7 +63,7 @@ async fn upsert_rules_hold(db: &DatabaseConnection) {
     let counts = apply(
         db,
         Entity::ProductDetail,
-        vec![variant(11, 1, 5, 120_000), variant(12, 1, 5, 90_000)],
+        &[variant(11, 1, 5, 120_000), variant(12, 1, 5, 90_000)],
         opts,
     )
     .await
@@ -79,7 +79,7 @@ async fn upsert_rules_hold(db: &DatabaseConnection) {
     let counts = apply(
         db,
         Entity::Product,
-        vec![product(1, 3, "چای"), product(2, 3, "قهوه")],
+        &[product(1, 3, "چای"), product(2, 3, "قهوه")],
         opts,
     )
     .await
@@ -102,7 +102,7 @@ async fn upsert_rules_hold(db: &DatabaseConnection) {
     let counts = apply(
         db,
         Entity::Product,
-        vec![product(1, 3, "چای"), product(2, 2, "old")],
+        &[product(1, 3, "چای"), product(2, 2, "old")],
         opts,
     )
     .await
@@ -120,7 +120,7 @@ async fn upsert_rules_hold(db: &DatabaseConnection) {
         json!("قهوه")
     );
     // A newer one replaces the Mahak-owned fields only.
-    let counts = apply(db, Entity::Product, vec![product(1, 4, "چای سبز")], opts)
+    let counts = apply(db, Entity::Product, &[product(1, 4, "چای سبز")], opts)
         .await
         .unwrap();
     assert_eq!(counts.written, 1);
@@ -141,7 +141,7 @@ async fn upsert_rules_hold(db: &DatabaseConnection) {
     let counts = apply(
         db,
         Entity::ProductDetail,
-        vec![
+        &[
             variant(11, 1, 9, 50_000),
             variant(11, 1, 8, 70_000),
             variant(11, 1, 7, 1),
@@ -170,7 +170,7 @@ async fn upsert_rules_hold(db: &DatabaseConnection) {
     // Soft delete, then undelete only by a newer RowVersion.
     let mut gone = variant(11, 1, 10, 50_000);
     gone.deleted = true;
-    let counts = apply(db, Entity::ProductDetail, vec![gone], opts)
+    let counts = apply(db, Entity::ProductDetail, &[gone], opts)
         .await
         .unwrap();
     assert_eq!(counts.deleted, 1);
@@ -189,7 +189,7 @@ async fn upsert_rules_hold(db: &DatabaseConnection) {
     apply(
         db,
         Entity::ProductDetail,
-        vec![variant(11, 1, 10, 50_000)],
+        &[variant(11, 1, 10, 50_000)],
         opts,
     )
     .await
@@ -206,7 +206,7 @@ async fn upsert_rules_hold(db: &DatabaseConnection) {
     apply(
         db,
         Entity::ProductDetail,
-        vec![variant(11, 1, 11, 50_000)],
+        &[variant(11, 1, 11, 50_000)],
         opts,
     )
     .await
@@ -241,7 +241,7 @@ async fn large_batches_are_one_statement_on_postgres() {
     let rows: Vec<MirrorRow> = (1..=20_000)
         .map(|i| variant(i, i / 3, 1, 1000 + i))
         .collect();
-    let counts = apply(&db, Entity::ProductDetail, rows, ApplyOptions::default())
+    let counts = apply(&db, Entity::ProductDetail, &rows, ApplyOptions::default())
         .await
         .unwrap();
     assert_eq!(counts.written, 20_000);

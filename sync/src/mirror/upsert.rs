@@ -96,8 +96,8 @@ fn check_row(spec: &TableSpec, row: &MirrorRow) -> Result<(), String> {
 }
 
 /// Keeps, for each Mahak id, the row with the highest RowVersion (the later one on ties).
-pub fn dedupe(rows: Vec<MirrorRow>) -> Vec<MirrorRow> {
-    let mut latest: HashMap<i64, MirrorRow> = HashMap::with_capacity(rows.len());
+pub fn dedupe(rows: &[MirrorRow]) -> Vec<&MirrorRow> {
+    let mut latest: HashMap<i64, &MirrorRow> = HashMap::with_capacity(rows.len());
     for row in rows {
         match latest.get(&row.mahak_id) {
             Some(kept) if kept.row_version > row.row_version => {}
@@ -106,7 +106,7 @@ pub fn dedupe(rows: Vec<MirrorRow>) -> Vec<MirrorRow> {
             }
         }
     }
-    let mut rows: Vec<MirrorRow> = latest.into_values().collect();
+    let mut rows: Vec<&MirrorRow> = latest.into_values().collect();
     rows.sort_by_key(|r| r.mahak_id);
     rows
 }
@@ -117,7 +117,7 @@ pub fn dedupe(rows: Vec<MirrorRow>) -> Vec<MirrorRow> {
 pub async fn apply<C: ConnectionTrait>(
     db: &C,
     entity: Entity,
-    rows: Vec<MirrorRow>,
+    rows: &[MirrorRow],
     options: ApplyOptions,
 ) -> Result<ApplyCounts, DbErr> {
     let spec = spec_for(entity);
@@ -268,7 +268,7 @@ fn row_values(spec: &TableSpec, row: &MirrorRow, now: DateTime<Utc>) -> Vec<SqlV
     values
 }
 
-fn postgres_upsert(spec: &TableSpec, rows: &[MirrorRow]) -> Statement {
+fn postgres_upsert(spec: &TableSpec, rows: &[&MirrorRow]) -> Statement {
     let records: Vec<Value> = rows
         .iter()
         .map(|row| {
@@ -330,7 +330,7 @@ fn postgres_upsert(spec: &TableSpec, rows: &[MirrorRow]) -> Statement {
     )
 }
 
-fn sqlite_upsert(spec: &TableSpec, rows: &[MirrorRow], now: DateTime<Utc>) -> Statement {
+fn sqlite_upsert(spec: &TableSpec, rows: &[&MirrorRow], now: DateTime<Utc>) -> Statement {
     let names = column_names(spec);
     let placeholders = format!("({})", vec!["?"; names.len()].join(", "));
     let mut values = Vec::with_capacity(rows.len() * names.len());
@@ -354,7 +354,7 @@ async fn create_listings<C: ConnectionTrait>(
     listing_table: &str,
     key_column: &str,
     mirror_table: &str,
-    rows: &[MirrorRow],
+    rows: &[&MirrorRow],
     published: bool,
 ) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
@@ -482,7 +482,7 @@ mod tests {
             row(2, 3, json!({})),
             row(1, 7, json!({})),
         ];
-        let kept = dedupe(rows);
+        let kept = dedupe(&rows);
         assert_eq!(
             kept.iter()
                 .map(|r| (r.mahak_id, r.row_version))

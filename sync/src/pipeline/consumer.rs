@@ -118,7 +118,9 @@ impl Consumer {
             .map(|rejected| letter(batch, &rejected.row, rejected.reason))
             .collect();
         let written_ids: Vec<i64> = good.iter().map(|r| r.mahak_id).collect();
-        let counts = self.apply_splitting(&tx, batch, good, &mut letters).await?;
+        let counts = self
+            .apply_splitting(&tx, batch, &good, &mut letters)
+            .await?;
         dead_letters::record(&tx, &letters).await?;
         dead_letters::resolve_superseded(&tx, batch.entity, spec.table, &written_ids).await?;
 
@@ -152,7 +154,7 @@ impl Consumer {
         &'a self,
         tx: &'a DatabaseTransaction,
         batch: &'a Batch,
-        rows: Vec<MirrorRow>,
+        rows: &'a [MirrorRow],
         letters: &'a mut Vec<DeadLetter>,
     ) -> Pin<Box<dyn Future<Output = Result<ApplyCounts, DbErr>> + Send + 'a>> {
         Box::pin(async move {
@@ -160,7 +162,7 @@ impl Consumer {
                 return Ok(ApplyCounts::default());
             }
             let savepoint = tx.begin().await?;
-            match upsert::apply(&savepoint, batch.entity, rows.clone(), self.options).await {
+            match upsert::apply(&savepoint, batch.entity, rows, self.options).await {
                 Ok(counts) => {
                     savepoint.commit().await?;
                     Ok(counts)
@@ -176,8 +178,7 @@ impl Consumer {
                         ));
                         return Ok(ApplyCounts::default());
                     }
-                    let mut left = rows;
-                    let right = left.split_off(left.len() / 2);
+                    let (left, right) = rows.split_at(rows.len() / 2);
                     let a = self.apply_splitting(tx, batch, left, letters).await?;
                     let b = self.apply_splitting(tx, batch, right, letters).await?;
                     Ok(ApplyCounts {
