@@ -72,6 +72,15 @@ impl MigrationTrait for Migration {
             )
             .await?;
         index(manager, "dead_letters", &["entity", "mahak_id"]).await?;
+        // At most one open letter per row version: the same row failing again (the inclusive
+        // cursor brings boundary rows back; consumers run concurrently) counts an attempt.
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE UNIQUE INDEX uq_dead_letters_open_row ON dead_letters (entity, mahak_id, row_version) \
+                 WHERE replayed_at IS NULL AND discarded_at IS NULL",
+            )
+            .await?;
 
         // The batches a consumer has applied, written in the batch's own transaction: a
         // redelivered batch (consumer died after commit, before ack) is recognised and skipped,

@@ -6,7 +6,7 @@
 use chrono::Utc;
 use entity::dead_letters;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, NotSet,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
     QueryFilter, QueryOrder, Value,
 };
 use serde_json::Value as Json;
@@ -28,52 +28,46 @@ pub struct DeadLetter {
     pub attempts: i32,
 }
 
-/// Stores dead letters. The same row version failing again (the inclusive cursor fetches
-/// the boundary rows of every run again) counts as another attempt of the open letter rather
-/// than a new one.
+/// Stores dead letters. The same row version failing again while its letter is open (the
+/// inclusive cursor fetches the boundary rows of every run again, and consumers run
+/// concurrently) counts as another attempt of that letter: one statement, guarded by the
+/// unique index on open letters, so concurrent writers cannot create two.
 pub async fn record<C: ConnectionTrait>(db: &C, letters: &[DeadLetter]) -> Result<(), DbErr> {
     let mut new_letters = 0;
     for letter in letters {
-        if let (Some(mahak_id), Some(row_version)) = (letter.mahak_id, letter.row_version) {
-            let again = db
-                .execute(statement(
-                    db.get_database_backend(),
-                    "UPDATE dead_letters SET attempts = attempts + 1, error = $1 \
-                     WHERE entity = $2 AND mahak_id = $3 AND row_version = $4 \
-                     AND replayed_at IS NULL AND discarded_at IS NULL",
-                    [
-                        Value::from(letter.error.clone()),
-                        Value::from(letter.entity.name()),
-                        Value::from(mahak_id),
-                        Value::from(row_version),
-                    ],
-                ))
-                .await?;
-            if again.rows_affected() > 0 {
-                continue;
-            }
+        let row = db
+            .query_one(statement(
+                db.get_database_backend(),
+                "INSERT INTO dead_letters (entity, mahak_id, mahak_client_id, row_version, batch_id, \
+                 payload, error, attempts, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 ON CONFLICT (entity, mahak_id, row_version) \
+                 WHERE replayed_at IS NULL AND discarded_at IS NULL \
+                 DO UPDATE SET attempts = dead_letters.attempts + 1, error = excluded.error \
+                 RETURNING attempts",
+                [
+                    Value::from(letter.entity.name()),
+                    Value::from(letter.mahak_id),
+                    Value::from(letter.client_id),
+                    Value::from(letter.row_version),
+                    Value::from(letter.batch_id.clone()),
+                    Value::from(letter.payload.clone()),
+                    Value::from(letter.error.clone()),
+                    Value::from(letter.attempts),
+                    Value::from(Utc::now()),
+                ],
+            ))
+            .await?;
+        let attempts = match row {
+            Some(row) => row.try_get::<i32>("", "attempts")?,
+            None => letter.attempts,
+        };
+        if attempts == letter.attempts {
+            new_letters += 1;
+            tracing::warn!(
+                entity = %letter.entity, mahak_id = ?letter.mahak_id, row_version = ?letter.row_version,
+                batch_id = ?letter.batch_id, error = %letter.error, "row dead-lettered"
+            );
         }
-        tracing::warn!(
-            entity = %letter.entity, mahak_id = ?letter.mahak_id, row_version = ?letter.row_version,
-            batch_id = ?letter.batch_id, error = %letter.error, "row dead-lettered"
-        );
-        dead_letters::ActiveModel {
-            id: NotSet,
-            entity: Set(letter.entity.name().to_string()),
-            mahak_id: Set(letter.mahak_id),
-            mahak_client_id: Set(letter.client_id),
-            row_version: Set(letter.row_version),
-            batch_id: Set(letter.batch_id.clone()),
-            payload: Set(letter.payload.clone()),
-            error: Set(letter.error.clone()),
-            attempts: Set(letter.attempts),
-            created_at: Set(Utc::now()),
-            replayed_at: Set(None),
-            discarded_at: Set(None),
-        }
-        .insert(db)
-        .await?;
-        new_letters += 1;
     }
     metrics::counter!("sync_dead_lettered_total").increment(new_letters);
     Ok(())
