@@ -24,6 +24,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub replayed_at: Option<DateTimeUtc>,
     pub discarded_at: Option<DateTimeUtc>,
+    /// Why an operator discarded the letter.
+    #[sea_orm(column_type = "Text")]
+    pub discard_reason: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -46,6 +46,9 @@
 //!
 //! - Checkout (`m20261126_000003_checkout`): `orders.idempotency_key`, [`order_number_seq`],
 //!   [`stock_reservations`].
+//!
+//! - Sync console (`m20261127_000004_sync_console`): [`sync_requests`], the progress columns of
+//!   `sync_runs`, `dead_letters.discard_reason`.
 
 pub mod audit_entries;
 pub mod auth_attempts;
@@ -90,6 +93,7 @@ pub mod staff_users;
 pub mod stock_reservations;
 pub mod sync_checkpoints;
 pub mod sync_inbox;
+pub mod sync_requests;
 pub mod sync_runs;
 pub mod variant_stock;
 pub mod variants;
@@ -140,6 +144,7 @@ pub mod prelude {
     pub use super::stock_reservations::Entity as StockReservations;
     pub use super::sync_checkpoints::Entity as SyncCheckpoints;
     pub use super::sync_inbox::Entity as SyncInbox;
+    pub use super::sync_requests::Entity as SyncRequests;
     pub use super::sync_runs::Entity as SyncRuns;
     pub use super::variant_stock::Entity as VariantStock;
     pub use super::variants::Entity as Variants;

@@ -25,6 +25,13 @@ pub struct Model {
     pub error: Option<String>,
     pub started_at: DateTimeUtc,
     pub finished_at: Option<DateTimeUtc>,
+    /// The entities the run covers, comma-separated, in run order.
+    #[sea_orm(column_type = "Text")]
+    pub entities: Option<String>,
+    /// The entity being fetched now (`None` between entities and after the run).
+    pub current_entity: Option<String>,
+    /// Rows of `current_entity` fetched so far in this run.
+    pub current_fetched: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -124,6 +124,7 @@ fn all_entities() -> Vec<EntityInfo> {
         sync_checkpoints,
         sync_inbox,
         sync_runs,
+        sync_requests,
         dead_letters,
         outbox,
         auth_attempts,

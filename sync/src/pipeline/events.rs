@@ -12,6 +12,10 @@ use crate::mahak::Entity;
 pub enum SyncEvent {
     RunStarted {
         run_id: Uuid,
+        /// What started it: `daemon`, `request` (the admin console), `cli`, ...
+        trigger: String,
+        /// The entities the run covers, in order.
+        entities: Vec<Entity>,
     },
     /// A page of `entity` was fetched and durably handed on.
     Progress {
@@ -25,6 +29,8 @@ pub enum SyncEvent {
         entity: Entity,
         fetched: u64,
         dead_lettered: u64,
+        /// Why the entity's fetch failed (the run goes on with the next entity).
+        error: Option<String>,
     },
     RunFinished {
         run_id: Uuid,

@@ -5,7 +5,7 @@
 
 use futures::stream::BoxStream;
 use futures::StreamExt;
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectionTrait, DatabaseConnection, Value};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -15,6 +15,7 @@ use super::checkpoint;
 use super::dead_letters::{self, DeadLetter};
 use super::events::{Events, SyncEvent};
 use super::lock;
+use super::sql::statement;
 use crate::mahak::Entity;
 use crate::mirror::MirrorRow;
 
@@ -97,6 +98,7 @@ impl<S: PageSource, P: Publisher> Fetcher<S, P> {
             metrics::counter!("sync_rows_fetched_total", "entity" => entity.name())
                 .increment(page_rows);
             if let Some(run_id) = run_id {
+                record_progress(&self.db, run_id, entity, page_rows, report.fetched).await?;
                 self.events.emit(SyncEvent::Progress {
                     run_id,
                     entity,
@@ -108,4 +110,27 @@ impl<S: PageSource, P: Publisher> Fetcher<S, P> {
         checkpoint::mark_caught_up(&self.db, entity).await?;
         Ok(report)
     }
+}
+
+/// Shows a page's progress in the run's `sync_runs` row (one statement per page), for servers
+/// that do not share this process's events.
+async fn record_progress(
+    db: &DatabaseConnection,
+    run_id: Uuid,
+    entity: Entity,
+    page_rows: u64,
+    entity_fetched: u64,
+) -> Result<(), sea_orm::DbErr> {
+    let stmt = statement(
+        db.get_database_backend(),
+        "UPDATE sync_runs SET fetched = fetched + $1, current_entity = $2, current_fetched = $3 \
+         WHERE id = $4",
+        [
+            Value::from(page_rows as i64),
+            Value::from(entity.name()),
+            Value::from(entity_fetched as i64),
+            Value::from(run_id),
+        ],
+    );
+    db.execute(stmt).await.map(drop)
 }

@@ -8,6 +8,7 @@
 //! - [`consumer`]: applies a batch in one transaction, once (inbox), splitting out bad rows.
 //! - [`dead_letters`]: what could not be applied, with the reason, for replay or discard.
 //! - [`runner`]: a run over all entities, recorded in `sync_runs`; the daemon loop.
+//! - [`requests`]: requests to run a sync now (the admin console), claimed by a daemon.
 
 pub mod batch;
 pub mod bus;
@@ -17,6 +18,7 @@ pub mod dead_letters;
 pub mod events;
 pub mod fetcher;
 pub mod lock;
+pub mod requests;
 pub mod runner;
 pub mod source;
 mod sql;
