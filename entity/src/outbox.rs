@@ -20,6 +20,8 @@ pub struct Model {
     /// Not processed before this time (retry back-off).
     pub available_at: DateTimeUtc,
     pub processed_at: Option<DateTimeUtc>,
+    /// Set when the dispatcher gave up after its last attempt (`last_error` says why).
+    pub failed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
 }
 

@@ -24,6 +24,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         &settings.payment,
     ));
     let services = Services::new(db.clone(), &settings, payments.clone());
+    let sms = services.auth.sms.clone();
+    let order_events = services.order_events.clone();
     let router = http::router(
         &settings,
         AppState {
@@ -58,6 +60,23 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         Duration::from_secs(settings.payment.reconcile_after_secs),
         stopped.clone(),
     ));
+    let outbox = tokio::spawn(
+        crate::outbox::Dispatcher::new(
+            db.clone(),
+            settings.outbox.clone(),
+            vec![std::sync::Arc::new(crate::notifications::SmsHandler {
+                db: db.clone(),
+                sms,
+            })],
+        )
+        .run(stopped.clone()),
+    );
+    let expiry = tokio::spawn(expire_unpaid_orders(
+        db.clone(),
+        order_events,
+        settings.checkout.clone(),
+        stopped.clone(),
+    ));
 
     let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
     // With the peer address, for per-IP sign-in limits.
@@ -68,7 +87,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         let _ = stop.send(true);
     });
     server.await.context("serving HTTP")?;
-    let _ = tokio::time::timeout(grace, payment_sweep).await;
+    for task in [payment_sweep, outbox, expiry] {
+        let _ = tokio::time::timeout(grace, task).await;
+    }
     if let Some(task) = embedded_sync {
         let _ = tokio::time::timeout(grace, task).await;
     }
@@ -144,6 +165,33 @@ async fn reconcile_payments(
             Ok(0) => {}
             Ok(settled) => tracing::info!(settled, "payments reconciled"),
             Err(err) => tracing::warn!(error = ?err, "payment reconciliation failed"),
+        }
+    }
+}
+
+/// Every `checkout.expiry_sweep_secs`, cancels the orders left unpaid for longer than
+/// `checkout.payment_timeout_secs` and releases their stock, until shutdown.
+async fn expire_unpaid_orders(
+    db: sea_orm::DatabaseConnection,
+    events: crate::events::OrderEvents,
+    checkout: crate::commerce::CheckoutSettings,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(checkout.expiry_sweep_secs));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let timeout = chrono::Duration::seconds(
+        i64::try_from(checkout.payment_timeout_secs).unwrap_or(i64::MAX / 1000),
+    );
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        let cutoff = chrono::Utc::now() - timeout;
+        match crate::commerce::orders::expire_unpaid(&db, &events, cutoff).await {
+            Ok(0) => {}
+            Ok(cancelled) => tracing::info!(cancelled, "unpaid orders expired"),
+            Err(err) => tracing::warn!(error = ?err, "expiring unpaid orders failed"),
         }
     }
 }

@@ -27,6 +27,7 @@ pub struct Settings {
     pub jwt: crate::auth::JwtSettings,
     pub otp: crate::auth::OtpSettings,
     pub checkout: crate::commerce::CheckoutSettings,
+    pub outbox: crate::outbox::OutboxSettings,
 }
 
 impl Settings {
@@ -51,6 +52,7 @@ impl Settings {
         self.jwt.validate()?;
         self.otp.validate()?;
         self.checkout.validate()?;
+        self.outbox.validate()?;
         self.payment.validate()?;
         Ok(())
     }

@@ -11,6 +11,8 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod notifications;
+pub mod outbox;
 pub mod payment;
 pub mod sms;
 pub mod telemetry;

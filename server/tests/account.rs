@@ -2,6 +2,7 @@
 //! spoken to over HTTP, sending its SMS to a local simulator of Kavenegar's API.
 
 mod common;
+#[allow(dead_code)]
 mod kavenegar_sim;
 
 use std::time::Duration;
@@ -845,7 +846,7 @@ async fn kavenegar_client_speaks_the_protocol() {
     let client = Client::new(&settings(API_KEY, TEMPLATE));
     client.send_otp("+989121234567", "12345").await.unwrap();
     client
-        .send_text("+989121234567", "سفارش شما پرداخت شد")
+        .send_text("+989121234567", "سفارش شما پرداخت شد", 41)
         .await
         .unwrap();
     let sent = sim.sent();

@@ -682,33 +682,33 @@ async fn checkout_places_an_order_once_and_empties_the_cart() {
     assert_eq!(second_number, number + 1);
     let page = shop
         .gql(
-            "query($a: String) { orders(first: 1, after: $a) { edges { cursor node { id number } } pageInfo { hasNextPage endCursor } } }",
+            "query($a: String) { myOrders(first: 1, after: $a) { edges { cursor node { id number } } pageInfo { hasNextPage endCursor } } }",
             json!({ "a": null }),
             me,
         )
         .await;
     assert_eq!(
-        page["data"]["orders"]["edges"][0]["node"]["id"], second["data"]["checkout"]["id"],
+        page["data"]["myOrders"]["edges"][0]["node"]["id"], second["data"]["checkout"]["id"],
         "{page}"
     );
-    assert_eq!(page["data"]["orders"]["pageInfo"]["hasNextPage"], true);
+    assert_eq!(page["data"]["myOrders"]["pageInfo"]["hasNextPage"], true);
     let next = shop
         .gql(
-            "query($a: String) { orders(first: 1, after: $a) { edges { node { id } } pageInfo { hasNextPage } } }",
-            json!({ "a": page["data"]["orders"]["pageInfo"]["endCursor"] }),
+            "query($a: String) { myOrders(first: 1, after: $a) { edges { node { id } } pageInfo { hasNextPage } } }",
+            json!({ "a": page["data"]["myOrders"]["pageInfo"]["endCursor"] }),
             me,
         )
         .await;
     assert_eq!(
-        next["data"]["orders"]["edges"][0]["node"]["id"],
+        next["data"]["myOrders"]["edges"][0]["node"]["id"],
         order["id"]
     );
-    assert_eq!(next["data"]["orders"]["pageInfo"]["hasNextPage"], false);
+    assert_eq!(next["data"]["myOrders"]["pageInfo"]["hasNextPage"], false);
 
     let one = shop
         .gql(
-            &format!("query($id: ID!) {{ order(id: $id) {{ {ORDER} }} }}"),
-            json!({ "id": order["id"] }),
+            &format!("query($n: String!) {{ order(number: $n) {{ {ORDER} }} }}"),
+            json!({ "n": order["number"] }),
             me,
         )
         .await;
@@ -739,8 +739,8 @@ async fn checkout_places_an_order_once_and_empties_the_cart() {
     assert_eq!(err.code(), "CONFLICT");
     let one = shop
         .gql(
-            "query($id: ID!) { order(id: $id) { status history { kind fromStatus toStatus } } }",
-            json!({ "id": order["id"] }),
+            "query($n: String!) { order(number: $n) { status history { kind fromStatus toStatus } } }",
+            json!({ "n": order["number"] }),
             me,
         )
         .await;
@@ -832,30 +832,30 @@ async fn customers_only_reach_their_own_cart_and_orders() {
 
     let order = shop.checkout(&alice, &alice_address, None).await;
     assert!(order["errors"].is_null(), "{order}");
-    let order_id = order["data"]["checkout"]["id"].clone();
+    let order_number = order["data"]["checkout"]["number"].clone();
     let as_bob = shop
         .gql(
-            "query($id: ID!) { order(id: $id) { id } }",
-            json!({ "id": order_id }),
+            "query($n: String!) { order(number: $n) { id } }",
+            json!({ "n": order_number }),
             customer(&bob),
         )
         .await;
     assert_eq!(error_codes(&as_bob), ["NOT_FOUND"]);
     let list = shop
         .gql(
-            "{ orders { edges { node { id } } } }",
+            "{ myOrders { edges { node { id } } } }",
             json!({}),
             customer(&bob),
         )
         .await;
-    assert_eq!(list["data"]["orders"]["edges"], json!([]), "{list}");
+    assert_eq!(list["data"]["myOrders"]["edges"], json!([]), "{list}");
 
     // Anonymous callers get UNAUTHENTICATED for customer-only fields.
     for (query, variables) in [
-        ("{ orders { edges { node { id } } } }", json!({})),
+        ("{ myOrders { edges { node { id } } } }", json!({})),
         (
-            "query($id: ID!) { order(id: $id) { id } }",
-            json!({ "id": order_id }),
+            "query($n: String!) { order(number: $n) { id } }",
+            json!({ "n": order_number }),
         ),
         (
             "mutation($i: CheckoutInput!) { checkout(input: $i) { id } }",
@@ -919,7 +919,7 @@ async fn cart_and_checkout_work_on_sqlite() {
     assert_eq!(placed, 2);
     let orders = shop
         .gql(
-            "{ orders { edges { node { number grandTotal } } } }",
+            "{ myOrders { edges { node { number grandTotal } } } }",
             json!({}),
             customer(&first),
         )
@@ -981,17 +981,19 @@ async fn unpaid_orders_expire_and_release_their_stock() {
     use server::commerce::orders::expire_unpaid;
     // Not old enough yet.
     let cutoff = Utc::now() - Duration::minutes(30);
-    assert_eq!(expire_unpaid(&shop.conn, cutoff).await.unwrap(), 0);
+    let events = server::events::OrderEvents::default();
+    let mut published = events.subscribe();
+    assert_eq!(expire_unpaid(&shop.conn, &events, cutoff).await.unwrap(), 0);
     assert_eq!(
-        expire_unpaid(&shop.conn, Utc::now() + Duration::seconds(1))
+        expire_unpaid(&shop.conn, &events, Utc::now() + Duration::seconds(1))
             .await
             .unwrap(),
         1
     );
     let one = shop
         .gql(
-            "query($id: ID!) { order(id: $id) { status history { toStatus message } } }",
-            json!({ "id": order["data"]["checkout"]["id"] }),
+            "query($n: String!) { order(number: $n) { status history { toStatus message } } }",
+            json!({ "n": order["data"]["checkout"]["number"] }),
             customer(&token),
         )
         .await;
@@ -1000,5 +1002,8 @@ async fn unpaid_orders_expire_and_release_their_stock() {
         one["data"]["order"]["history"][1]["message"],
         "payment not received in time"
     );
+    let event = published.try_recv().expect("the cancellation is published");
+    assert_eq!(event.to, server::commerce::orders::OrderStatus::Cancelled);
+    assert_eq!(event.order_id.to_string(), order["data"]["checkout"]["id"].as_str().unwrap());
     shop.add_ok(customer(&token), a, 1).await;
 }

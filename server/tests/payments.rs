@@ -79,19 +79,19 @@ impl Shop {
         let address = shop::add_home_address(&self.server, token).await;
         let body = self
             .gql(
-                "mutation($i: CheckoutInput!) { checkout(input: $i) { id status } }",
+                "mutation($i: CheckoutInput!) { checkout(input: $i) { number status } }",
                 json!({ "i": { "addressId": address } }),
                 Some(token),
             )
             .await;
         assert!(body["errors"].is_null(), "{body}");
         assert_eq!(body["data"]["checkout"]["status"], "PENDING_PAYMENT");
-        body["data"]["checkout"]["id"].as_str().unwrap().to_string()
+        body["data"]["checkout"]["number"].as_str().unwrap().to_string()
     }
 
     async fn start_payment(&self, token: &str, order: &str) -> Value {
         self.gql(
-            "mutation($o: ID!) { startPayment(orderId: $o) { paymentId redirectUrl } }",
+            "mutation($o: String!) { startPayment(orderNumber: $o) { paymentId redirectUrl } }",
             json!({ "o": order }),
             Some(token),
         )
@@ -112,7 +112,7 @@ impl Shop {
     async fn order_view(&self, token: &str, order: &str) -> Value {
         let body = self
             .gql(
-                "query($o: ID!) { order(id: $o) { status paidAt history { kind fromStatus toStatus }
+                "query($o: String!) { order(number: $o) { status paidAt history { kind fromStatus toStatus }
                   payments { status referenceId amount cardPanMasked } } }",
                 json!({ "o": order }),
                 Some(token),
@@ -171,9 +171,20 @@ impl Shop {
             .unwrap()
     }
 
+    /// The id of the order numbered `number`.
+    async fn order_id(&self, number: &str) -> Uuid {
+        entity::orders::Entity::find()
+            .filter(entity::orders::Column::Number.eq(number.parse::<i64>().unwrap()))
+            .one(&self.conn)
+            .await
+            .unwrap()
+            .expect("the order exists")
+            .id
+    }
+
     async fn transitions_to_paid(&self, order: &str) -> u64 {
         entity::order_events::Entity::find()
-            .filter(entity::order_events::Column::OrderId.eq(Uuid::parse_str(order).unwrap()))
+            .filter(entity::order_events::Column::OrderId.eq(self.order_id(order).await))
             .filter(entity::order_events::Column::ToStatus.eq("paid"))
             .count(&self.conn)
             .await
@@ -338,11 +349,11 @@ async fn customers_pay_only_their_own_orders_and_unknown_authorities_are_404() {
 
     let body = shop.start_payment(&b, &order).await;
     assert_eq!(error_codes(&body), ["NOT_FOUND"], "{body}");
-    let body = shop.start_payment(&b, "not-a-uuid").await;
+    let body = shop.start_payment(&b, "not-a-number").await;
     assert_eq!(error_codes(&body), ["NOT_FOUND"], "{body}");
     let body = shop
         .gql(
-            "query($o: ID!) { order(id: $o) { payments { status } } }",
+            "query($o: String!) { order(number: $o) { payments { status } } }",
             json!({ "o": order }),
             Some(&b),
         )
@@ -350,7 +361,7 @@ async fn customers_pay_only_their_own_orders_and_unknown_authorities_are_404() {
     assert_eq!(error_codes(&body), ["NOT_FOUND"], "{body}");
     let body = shop
         .gql(
-            "mutation($o: ID!) { startPayment(orderId: $o) { paymentId } }",
+            "mutation($o: String!) { startPayment(orderNumber: $o) { paymentId } }",
             json!({ "o": order }),
             None,
         )
@@ -408,7 +419,7 @@ async fn the_sweep_verifies_payments_whose_callback_was_lost() {
     assert_eq!(view["payments"][0]["status"], "PAID");
     // The transition is published for the live order status, once, after commit.
     let event = published.try_recv().unwrap();
-    assert_eq!(event.order_id.to_string(), paid_order);
+    assert_eq!(event.order_id, shop.order_id(&paid_order).await);
     assert_eq!(
         (event.from, event.to),
         (OrderStatus::PendingPayment, OrderStatus::Paid)
@@ -522,7 +533,7 @@ async fn a_subscriber_watches_the_order_turn_paid() {
     for message in [
         json!({ "type": "connection_init", "payload": { "authToken": token } }),
         json!({ "id": "1", "type": "subscribe", "payload": {
-            "query": "subscription($id: ID!) { orderStatusChanged(orderId: $id) { fromStatus status } }",
+            "query": "subscription($id: String!) { orderStatusChanged(orderNumber: $id) { fromStatus status } }",
             "variables": { "id": order } } }),
     ] {
         ws.send(Message::Text(message.to_string().into()))

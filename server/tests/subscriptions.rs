@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 const SUBSCRIPTION: &str =
-    "subscription($id: ID!) { orderStatusChanged(orderId: $id) { orderId fromStatus status at } }";
+    "subscription($n: String!) { orderStatusChanged(orderNumber: $n) { orderNumber fromStatus status at } }";
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -46,7 +46,7 @@ impl Shop {
         shop::sign_in(&self.server, &self.sms, national, None).await
     }
 
-    /// Seeds a product, fills the customer's cart and checks out; returns the order's id.
+    /// Seeds a product, fills the customer's cart and checks out; returns the order's number.
     async fn place_order(&self, token: &str, mahak_id: i64) -> String {
         let mut spec = ProductSpec::new(mahak_id, &format!("Item {mahak_id}"));
         spec.variants = vec![(Some(1_000_000), 5.0)];
@@ -69,14 +69,14 @@ impl Shop {
         assert!(added["errors"].is_null(), "{added}");
         let order = self
             .gql(
-                "mutation($i: CheckoutInput!) { checkout(input: $i) { id status } }",
+                "mutation($i: CheckoutInput!) { checkout(input: $i) { number status } }",
                 json!({ "i": { "addressId": address } }),
                 Some(token),
             )
             .await;
         assert!(order["errors"].is_null(), "{order}");
         assert_eq!(order["data"]["checkout"]["status"], "PENDING_PAYMENT");
-        order["data"]["checkout"]["id"]
+        order["data"]["checkout"]["number"]
             .as_str()
             .unwrap()
             .to_string()
@@ -84,8 +84,8 @@ impl Shop {
 
     async fn cancel(&self, token: &str, order: &str) -> Value {
         self.gql(
-            "mutation($id: ID!) { cancelOrder(orderId: $id) { id status } }",
-            json!({ "id": order }),
+            "mutation($n: String!) { cancelOrder(orderNumber: $n) { number status } }",
+            json!({ "n": order }),
             Some(token),
         )
         .await
@@ -166,7 +166,7 @@ async fn close_code(ws: &mut Ws) -> u16 {
 }
 
 fn subscribe(id: &str, order: &str) -> Value {
-    json!({ "id": id, "type": "subscribe", "payload": { "query": SUBSCRIPTION, "variables": { "id": order } } })
+    json!({ "id": id, "type": "subscribe", "payload": { "query": SUBSCRIPTION, "variables": { "n": order } } })
 }
 
 /// Proves nothing is queued on the socket: a `ping` is answered by the very next message.
@@ -192,7 +192,7 @@ async fn customers_watch_their_own_orders_live() {
     assert_eq!(first["type"], "next", "{first}");
     assert_eq!(first["id"], "live");
     let event = &first["payload"]["data"]["orderStatusChanged"];
-    assert_eq!(event["orderId"], order.as_str());
+    assert_eq!(event["orderNumber"], order.as_str());
     assert_eq!(event["status"], "PENDING_PAYMENT");
     assert!(event["fromStatus"].is_null(), "{first}");
 

@@ -23,6 +23,11 @@ pub struct CheckoutSettings {
     pub free_shipping_over_rial: Option<i64>,
     /// Most units of one variant in one cart line.
     pub max_line_quantity: i32,
+    /// An order not paid this many seconds after checkout is cancelled and its stock
+    /// released.
+    pub payment_timeout_secs: u64,
+    /// How often the server looks for such orders, in seconds.
+    pub expiry_sweep_secs: u64,
 }
 
 impl Default for CheckoutSettings {
@@ -31,6 +36,8 @@ impl Default for CheckoutSettings {
             shipping_flat_rial: 500_000,
             free_shipping_over_rial: Some(50_000_000),
             max_line_quantity: 100,
+            payment_timeout_secs: 1800,
+            expiry_sweep_secs: 60,
         }
     }
 }
@@ -48,6 +55,14 @@ impl CheckoutSettings {
                 "checkout.free_shipping_over_rial",
                 "must not be negative",
             ));
+        }
+        for (key, value) in [
+            ("checkout.payment_timeout_secs", self.payment_timeout_secs),
+            ("checkout.expiry_sweep_secs", self.expiry_sweep_secs),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(key, "must be at least 1"));
+            }
         }
         if self.max_line_quantity < 1 {
             return Err(ConfigError::invalid(

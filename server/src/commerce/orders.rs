@@ -10,6 +10,8 @@
 //! otherwise), updates the row guarded by its `version` (so two concurrent transitions cannot
 //! both win), and writes an `order_events` row. Cancelling or refunding releases the order's
 //! stock reservations. Checkout creates orders in `pending_payment`; payment moves them on.
+//! Becoming paid also writes, in the same transaction, the outbox event `order.paid` (for the
+//! push to Mahak) and the customer's SMS (see `crate::notifications`).
 
 use chrono::Utc;
 use entity::{order_events, order_lines, orders, stock_reservations};
@@ -179,22 +181,38 @@ pub async fn transition<C: ConnectionTrait>(
         message,
     )
     .await?;
-    orders::Entity::find_by_id(order.id)
+    let updated = orders::Entity::find_by_id(order.id)
         .one(db)
         .await?
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("order vanished")))
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("order vanished")))?;
+    if to == OrderStatus::Paid {
+        crate::outbox::enqueue(
+            db,
+            crate::outbox::topics::ORDER_PAID,
+            &updated.id.to_string(),
+            serde_json::json!({
+                "orderId": updated.id,
+                "number": updated.number,
+                "grandTotal": updated.grand_total,
+            }),
+        )
+        .await?;
+        crate::notifications::notify_order(db, &updated, crate::notifications::Template::OrderPaid)
+            .await?;
+    }
+    Ok(updated)
 }
 
 /// Cancels the orders still `pending_payment` that were placed before `placed_before`,
-/// releasing their stock; returns how many were cancelled. An order that moves on meanwhile
-/// (paid at the last moment) is left alone: its transition wins and this one is skipped.
-///
-/// Meant to run periodically with `now - <payment timeout>`; the scheduler that calls it (and
-/// its setting) is not wired into the server yet.
-pub async fn expire_unpaid<C: ConnectionTrait>(
-    db: &C,
+/// releasing their stock, one transaction per order, and publishes each cancellation; returns
+/// how many were cancelled. An order paid at the last moment keeps its payment: its transition
+/// wins and this one is skipped. Runs periodically (`checkout.payment_timeout_secs`).
+pub async fn expire_unpaid(
+    db: &sea_orm::DatabaseConnection,
+    events: &crate::events::OrderEvents,
     placed_before: chrono::DateTime<Utc>,
 ) -> ApiResult<usize> {
+    use sea_orm::TransactionTrait;
     let stale = orders::Entity::find()
         .filter(orders::Column::Status.eq(OrderStatus::PendingPayment.as_str()))
         .filter(orders::Column::PlacedAt.lt(placed_before))
@@ -204,8 +222,9 @@ pub async fn expire_unpaid<C: ConnectionTrait>(
         .await?;
     let mut cancelled = 0;
     for order in stale {
+        let txn = db.begin().await?;
         match transition(
-            db,
+            &txn,
             &order,
             OrderStatus::Cancelled,
             "system",
@@ -213,7 +232,13 @@ pub async fn expire_unpaid<C: ConnectionTrait>(
         )
         .await
         {
-            Ok(_) => cancelled += 1,
+            Ok(after) => {
+                txn.commit().await?;
+                cancelled += 1;
+                if let Some(event) = crate::events::OrderEvent::between(&order, &after) {
+                    events.publish(event);
+                }
+            }
             Err(ApiError::Conflict { .. }) => {}
             Err(err) => return Err(err),
         }
@@ -228,11 +253,11 @@ pub async fn cancel_unpaid(
     db: &sea_orm::DatabaseConnection,
     events: &crate::events::OrderEvents,
     customer_id: Uuid,
-    order_id: Uuid,
+    number: &str,
 ) -> ApiResult<orders::Model> {
     use sea_orm::TransactionTrait;
     let txn = db.begin().await?;
-    let order = find_for_customer(&txn, customer_id, order_id).await?;
+    let order = find_by_number_for_customer(&txn, customer_id, number).await?;
     if order.status != OrderStatus::PendingPayment.as_str() {
         return Err(ApiError::Conflict {
             message: format!("an order that is {} cannot be cancelled", order.status),
@@ -251,6 +276,40 @@ pub async fn cancel_unpaid(
         events.publish(event);
     }
     Ok(cancelled)
+}
+
+/// An order number as customers type it: ASCII, Persian or Arabic digits, surrounding spaces
+/// ignored. `None` when it cannot be an order number.
+pub fn parse_number(text: &str) -> Option<i64> {
+    let digits: String = text
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '۰'..='۹' => char::from_u32(c as u32 - '۰' as u32 + '0' as u32).unwrap_or(c),
+            '٠'..='٩' => char::from_u32(c as u32 - '٠' as u32 + '0' as u32).unwrap_or(c),
+            other => other,
+        })
+        .collect();
+    if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// One of the customer's orders by its number, or `NOT_FOUND` (also for someone else's and
+/// for text that is not an order number).
+pub async fn find_by_number_for_customer<C: ConnectionTrait>(
+    db: &C,
+    customer_id: Uuid,
+    number: &str,
+) -> ApiResult<orders::Model> {
+    let number = parse_number(number).ok_or(ApiError::not_found("order"))?;
+    orders::Entity::find()
+        .filter(orders::Column::Number.eq(number))
+        .filter(orders::Column::CustomerId.eq(customer_id))
+        .one(db)
+        .await?
+        .ok_or(ApiError::not_found("order"))
 }
 
 /// One of the customer's orders, or `NOT_FOUND` (also for someone else's).
@@ -329,6 +388,16 @@ mod tests {
             (Delivered, Refunded),
         ] {
             assert!(from.can_become(to), "{from:?} -> {to:?}");
+        }
+    }
+
+    #[test]
+    fn order_numbers_are_read_in_any_digits() {
+        assert_eq!(super::parse_number(" 100042 "), Some(100_042));
+        assert_eq!(super::parse_number("۱۰۰۰۴۲"), Some(100_042));
+        assert_eq!(super::parse_number("١٠٠٠٤٢"), Some(100_042));
+        for bad in ["", "-1", "12a", "1 2", "9999999999999999999999"] {
+            assert_eq!(super::parse_number(bad), None, "{bad:?}");
         }
     }
 

@@ -190,6 +190,8 @@ pub async fn start(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallbackOutcome {
     pub order_id: Uuid,
+    /// The number the customer knows the order by (the SPA's `order(number:)`).
+    pub order_number: i64,
     pub status: PaymentStatus,
 }
 
@@ -223,8 +225,13 @@ pub async fn handle_callback(
             CallbackStatus::Ok => verify_and_settle(db, gateway, events, &payment).await?,
         }
     };
+    let order = orders::Entity::find_by_id(payment.order_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("payment without its order")))?;
     Ok(Some(CallbackOutcome {
         order_id: payment.order_id,
+        order_number: order.number,
         status,
     }))
 }

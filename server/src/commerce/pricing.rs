@@ -278,6 +278,7 @@ mod tests {
             shipping_flat_rial: 300_000,
             free_shipping_over_rial: Some(10_000_000),
             max_line_quantity: 10,
+            ..CheckoutSettings::default()
         };
         // 2 x 123_455 at 9% tax, 1% toll; 1 x 99_999 at 10% tax, 0 toll.
         let lines = [line(123_455, 2, 900, 100), line(99_999, 1, 1_000, 0)];
@@ -318,6 +319,7 @@ mod tests {
             shipping_flat_rial: 50,
             free_shipping_over_rial: Some(1_000),
             max_line_quantity: 10,
+            ..CheckoutSettings::default()
         };
         let lines = [line(1_000, 1, 0, 0)];
         assert_eq!(price_lines(&lines, 0, &settings).1.shipping, 0);

@@ -66,7 +66,7 @@ fn answer(result_url: Option<&str>, outcome: CallbackOutcome) -> Response {
     let status = outcome.status.result();
     if let Some(Ok(mut url)) = result_url.map(reqwest::Url::parse) {
         url.query_pairs_mut()
-            .append_pair("order", &outcome.order_id.to_string())
+            .append_pair("order", &outcome.order_number.to_string())
             .append_pair("status", status);
         return (StatusCode::SEE_OTHER, [(header::LOCATION, url.to_string())]).into_response();
     }
@@ -77,7 +77,7 @@ fn answer(result_url: Option<&str>, outcome: CallbackOutcome) -> Response {
     };
     page(
         StatusCode::OK,
-        &format!("{text} (order {}, {status})", outcome.order_id),
+        &format!("{text} (order {}, {status})", outcome.order_number),
     )
 }
 

@@ -100,9 +100,19 @@ impl SmsProvider for Kavenegar {
         .await
     }
 
-    async fn send_text(&self, phone_e164: &str, text: &str) -> Result<(), SmsError> {
+    async fn send_text(
+        &self,
+        phone_e164: &str,
+        text: &str,
+        dedupe_id: i64,
+    ) -> Result<(), SmsError> {
         let receptor = receptor(phone_e164);
-        let mut form = vec![("receptor", receptor.as_str()), ("message", text)];
+        let local_id = dedupe_id.to_string();
+        let mut form = vec![
+            ("receptor", receptor.as_str()),
+            ("message", text),
+            ("localid", local_id.as_str()),
+        ];
         if !self.sender.is_empty() {
             form.push(("sender", self.sender.as_str()));
         }

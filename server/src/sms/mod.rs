@@ -32,8 +32,11 @@ pub enum SmsError {
 pub trait SmsProvider: Send + Sync {
     /// Sends a one-time sign-in code.
     async fn send_otp(&self, phone_e164: &str, code: &str) -> Result<(), SmsError>;
-    /// Sends a free-text notification (order paid, shipped, ...).
-    async fn send_text(&self, phone_e164: &str, text: &str) -> Result<(), SmsError>;
+    /// Sends a free-text notification (order paid, shipped, ...). `dedupe_id` is unique per
+    /// message and the same on every retry of it: the provider drops a repeat (Kavenegar's
+    /// `localid`), so a retry after a lost answer does not send the message twice.
+    async fn send_text(&self, phone_e164: &str, text: &str, dedupe_id: i64)
+        -> Result<(), SmsError>;
 }
 
 /// The embedded default: every message goes to the log instead of a phone.
@@ -47,8 +50,13 @@ impl SmsProvider for LogSms {
         Ok(())
     }
 
-    async fn send_text(&self, phone_e164: &str, text: &str) -> Result<(), SmsError> {
-        tracing::info!(phone = phone_e164, text, "SMS (log SMS provider)");
+    async fn send_text(
+        &self,
+        phone_e164: &str,
+        text: &str,
+        dedupe_id: i64,
+    ) -> Result<(), SmsError> {
+        tracing::info!(phone = phone_e164, text, dedupe_id, "SMS (log SMS provider)");
         Ok(())
     }
 }

@@ -6,7 +6,13 @@
 //! one is refused with 403; parameters arrive form-encoded (POST) or in the query (GET); every
 //! answer is `{"return":{"status":...,"message":"..."},"entries":[...]}` with the HTTP status
 //! mirroring `return.status`; a missing parameter is 400, an unknown template 424, a receptor
-//! that is not a mobile number 411.
+//! that is not a mobile number 411. `sms/send` honours `localid` as Kavenegar documents it: a
+//! message whose `localid` was already accepted is not sent again, and the first send's entry
+//! is answered instead.
+//!
+//! Faults for retry tests: [`Kavenegar::refuse_next_sends`] answers 418 (account credit too
+//! low) without sending; [`Kavenegar::lose_next_answers`] sends, then answers 502 as a proxy
+//! that lost the answer would.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -36,6 +42,10 @@ pub struct Sent {
 struct Inner {
     sent: Vec<Sent>,
     next_id: i64,
+    /// Entries of accepted `sms/send` calls by their `localid`.
+    by_local_id: HashMap<String, Value>,
+    refuse_sends: usize,
+    lose_answers: usize,
 }
 
 #[derive(Clone)]
@@ -84,6 +94,16 @@ impl Kavenegar {
     /// Every accepted message, oldest first.
     pub fn sent(&self) -> Vec<Sent> {
         self.shared.inner.lock().unwrap().sent.clone()
+    }
+
+    /// The next `n` `sms/send` calls are refused with 418 (credit too low) and not sent.
+    pub fn refuse_next_sends(&self, n: usize) {
+        self.shared.inner.lock().unwrap().refuse_sends = n;
+    }
+
+    /// The next `n` `sms/send` calls are sent, but answered 502 (the answer was lost).
+    pub fn lose_next_answers(&self, n: usize) {
+        self.shared.inner.lock().unwrap().lose_answers = n;
     }
 
     /// The newest OTP code sent to `receptor` (national form, `09...`).
@@ -187,6 +207,17 @@ async fn send(
     let Some(receptor) = mobile(receptor) else {
         return answer(411, "دریافت کننده نامعتبر است", Value::Null);
     };
+    let local_id = params.get("localid").cloned();
+    {
+        let mut inner = shared.inner.lock().unwrap();
+        if let Some(entries) = local_id.as_ref().and_then(|id| inner.by_local_id.get(id)) {
+            return answer(200, "تایید شد", entries.clone());
+        }
+        if inner.refuse_sends > 0 {
+            inner.refuse_sends -= 1;
+            return answer(418, "اعتبار حساب شما کافی نیست", Value::Null);
+        }
+    }
     let entries = record(
         &shared,
         Sent {
@@ -198,5 +229,13 @@ async fn send(
             sender: params.get("sender").cloned(),
         },
     );
+    let mut inner = shared.inner.lock().unwrap();
+    if let Some(id) = local_id {
+        inner.by_local_id.insert(id, entries.clone());
+    }
+    if inner.lose_answers > 0 {
+        inner.lose_answers -= 1;
+        return (StatusCode::BAD_GATEWAY, "Bad Gateway").into_response();
+    }
     answer(200, "تایید شد", entries)
 }

@@ -21,7 +21,7 @@ pub mod lock;
 pub mod requests;
 pub mod runner;
 pub mod source;
-mod sql;
+pub mod sql;
 pub mod transform;
 
 pub use batch::Batch;

@@ -19,6 +19,8 @@ use crate::graphql::Services;
 #[derive(SimpleObject, Debug, Clone)]
 pub struct OrderStatusEvent {
     pub order_id: ID,
+    /// The order number the customer knows the order by.
+    pub order_number: String,
     /// The status before this change; null on the first event, which reports the current
     /// status.
     pub from_status: Option<OrderStatus>,
@@ -37,26 +39,28 @@ fn parse_status(text: &str) -> ApiResult<Status> {
 
 #[Subscription]
 impl OrderSubscription {
-    /// The signed-in customer's order `orderId`: its current status at once, then every status
-    /// change. Anyone else's order (or an unknown id) ends the subscription with `NOT_FOUND`;
-    /// without a signed-in customer, `UNAUTHENTICATED`.
+    /// The signed-in customer's order `orderNumber`: its current status at once, then every
+    /// status change. Anyone else's order (or an unknown number) ends the subscription with
+    /// `NOT_FOUND`; without a signed-in customer, `UNAUTHENTICATED`.
     async fn order_status_changed(
         &self,
         ctx: &Context<'_>,
-        order_id: ID,
+        order_number: String,
     ) -> async_graphql::Result<impl Stream<Item = OrderStatusEvent>> {
         let customer_id = ctx
             .data_opt::<Caller>()
             .unwrap_or(&Caller::Anonymous)
             .customer_id()?;
-        let id = Uuid::parse_str(order_id.as_str()).map_err(|_| ApiError::not_found("order"))?;
         let services = ctx.data_unchecked::<Services>();
         // Listen before reading the current status, so no change falls between the two.
         let receiver = services.order_events.subscribe();
-        let order = rules::find_for_customer(&services.db, customer_id, id).await?;
+        let order =
+            rules::find_by_number_for_customer(&services.db, customer_id, &order_number).await?;
+        let id = order.id;
         let current = parse_status(&order.status)?;
         let first = OrderStatusEvent {
-            order_id: order_id.clone(),
+            order_id: ID(id.to_string()),
+            order_number: order.number.to_string(),
             from_status: None,
             status: current.into(),
             at: order.updated_at,
@@ -67,6 +71,7 @@ impl OrderSubscription {
             db: services.db.clone(),
             customer_id,
             order_id: id,
+            order_number: order.number,
         };
         let changes = futures::stream::unfold(state, |mut watch| async move {
             let event = watch.next().await?;
@@ -83,6 +88,7 @@ struct Watch {
     db: sea_orm::DatabaseConnection,
     customer_id: Uuid,
     order_id: Uuid,
+    order_number: i64,
 }
 
 impl Watch {
@@ -114,6 +120,7 @@ impl Watch {
     fn event(&self, from: Status, to: Status, at: DateTime<Utc>) -> OrderStatusEvent {
         OrderStatusEvent {
             order_id: ID(self.order_id.to_string()),
+            order_number: self.order_number.to_string(),
             from_status: Some(from.into()),
             status: to.into(),
             at,

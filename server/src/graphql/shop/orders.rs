@@ -281,7 +281,7 @@ pub struct OrdersQuery;
 #[Object]
 impl OrdersQuery {
     /// The signed-in customer's orders, newest first, as a Relay cursor connection.
-    async fn orders(
+    async fn my_orders(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
@@ -307,12 +307,12 @@ impl OrdersQuery {
         })
     }
 
-    /// One of the signed-in customer's orders; anyone else's is `NOT_FOUND`.
-    async fn order(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Order> {
+    /// One of the signed-in customer's orders, by its number (ASCII, Persian or Arabic
+    /// digits); anyone else's, or an unknown number, is `NOT_FOUND`.
+    async fn order(&self, ctx: &Context<'_>, number: String) -> ApiResult<Order> {
         let customer_id = customer_id(ctx)?;
-        let id = Uuid::parse_str(id.as_str()).map_err(|_| ApiError::not_found("order"))?;
         Ok(Order(
-            rules::find_for_customer(db(ctx), customer_id, id).await?,
+            rules::find_by_number_for_customer(db(ctx), customer_id, &number).await?,
         ))
     }
 }
@@ -334,6 +334,7 @@ impl OrdersMutation {
         let order = checkout::checkout(
             db(ctx),
             settings(ctx),
+            &ctx.data_unchecked::<crate::graphql::Services>().order_events,
             customer_id,
             &CheckoutRequest {
                 address_id,
@@ -348,14 +349,16 @@ impl OrdersMutation {
     /// Cancels one of the signed-in customer's unpaid (`PENDING_PAYMENT`) orders and releases
     /// its stock. Errors: `NOT_FOUND` (not the caller's order), `CONFLICT` (already paid or
     /// cancelled).
-    async fn cancel_order(&self, ctx: &Context<'_>, order_id: ID) -> ApiResult<Order> {
+    async fn cancel_order(&self, ctx: &Context<'_>, order_number: String) -> ApiResult<Order> {
         let customer_id = customer_id(ctx)?;
-        let order_id =
-            Uuid::parse_str(order_id.as_str()).map_err(|_| ApiError::not_found("order"))?;
         let services = ctx.data_unchecked::<crate::graphql::Services>();
-        let order =
-            rules::cancel_unpaid(&services.db, &services.order_events, customer_id, order_id)
-                .await?;
+        let order = rules::cancel_unpaid(
+            &services.db,
+            &services.order_events,
+            customer_id,
+            &order_number,
+        )
+        .await?;
         Ok(Order(order))
     }
 }

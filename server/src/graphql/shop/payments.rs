@@ -4,11 +4,10 @@
 use async_graphql::{Context, Enum, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entity::payments;
-use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::commerce::payments::{self as rules, PaymentStatus as Status};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::graphql::scalars::Rial;
 use crate::graphql::Services;
 
@@ -77,15 +76,23 @@ impl PaymentsMutation {
     /// payment, for its grand total, and returns the gateway page to send the customer to.
     /// Each call opens a fresh attempt. Errors: `NOT_FOUND` (not the caller's order),
     /// `CONFLICT` (not `PENDING_PAYMENT`).
-    async fn start_payment(&self, ctx: &Context<'_>, order_id: ID) -> ApiResult<PaymentStart> {
+    async fn start_payment(
+        &self,
+        ctx: &Context<'_>,
+        order_number: String,
+    ) -> ApiResult<PaymentStart> {
         let customer_id = ctx
             .data_opt::<Caller>()
             .unwrap_or(&Caller::Anonymous)
             .customer_id()?;
-        let order_id =
-            Uuid::parse_str(order_id.as_str()).map_err(|_| ApiError::not_found("order"))?;
         let services = ctx.data_unchecked::<Services>();
-        let started = rules::start(&services.db, &services.payments, customer_id, order_id).await?;
+        let order = crate::commerce::orders::find_by_number_for_customer(
+            &services.db,
+            customer_id,
+            &order_number,
+        )
+        .await?;
+        let started = rules::start(&services.db, &services.payments, customer_id, order.id).await?;
         Ok(PaymentStart {
             payment_id: ID(started.payment.id.to_string()),
             redirect_url: started.redirect_url,
