@@ -34,6 +34,13 @@ impl Settings {
     /// Defaults, then the optional file, then `APP__...` variables; validated.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut settings: Settings = settings::load(file)?;
+        if settings.payment.callback_base_url.is_empty() {
+            let mut addr = settings.http.addr();
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            settings.payment.callback_base_url = format!("http://{addr}");
+        }
         settings.validate()?;
         // The embedded default has no secrets configured: make per-process ones.
         settings.jwt.ensure_key();
@@ -199,7 +206,9 @@ pub struct PaymentSettings {
     /// refused rather than rounded.
     pub currency_unit: CurrencyUnit,
     /// This server's public base URL as customers' browsers reach it: the gateway's callback
-    /// and the sandbox page are addressed under it.
+    /// and the sandbox page are addressed under it. Empty (the default): this server's own
+    /// listening address (`http://<http.host>:<http.port>`, loopback for a wildcard host),
+    /// which is right for the embedded default only.
     pub callback_base_url: String,
     /// Time allowed for one call to the gateway, in seconds.
     pub timeout_secs: u64,
@@ -220,7 +229,7 @@ impl Default for PaymentSettings {
             merchant_id: None,
             base_url: "https://payment.zarinpal.com".into(),
             currency_unit: CurrencyUnit::Rial,
-            callback_base_url: "http://127.0.0.1:8080".into(),
+            callback_base_url: String::new(),
             timeout_secs: 10,
             result_url: None,
             reconcile_interval_secs: 60,
