@@ -47,11 +47,15 @@
 //! - Checkout (`m20261126_000003_checkout`): `orders.idempotency_key`, [`order_number_seq`],
 //!   [`stock_reservations`].
 //!
+//! - Reports and banners (`m20261127_000003_reports_and_banners`): report indexes on `orders`
+//!   and `payments`, [`banners`].
+//!
 //! - Sync console (`m20261127_000004_sync_console`): [`sync_requests`], the progress columns of
 //!   `sync_runs`, `dead_letters.discard_reason`.
 
 pub mod audit_entries;
 pub mod auth_attempts;
+pub mod banners;
 pub mod cart_lines;
 pub mod carts;
 pub mod categories;
@@ -103,6 +107,7 @@ pub mod warehouses;
 pub mod prelude {
     pub use super::audit_entries::Entity as AuditEntries;
     pub use super::auth_attempts::Entity as AuthAttempts;
+    pub use super::banners::Entity as Banners;
     pub use super::cart_lines::Entity as CartLines;
     pub use super::carts::Entity as Carts;
     pub use super::categories::Entity as Categories;

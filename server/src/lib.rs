@@ -14,5 +14,6 @@ pub mod http;
 pub mod notifications;
 pub mod outbox;
 pub mod payment;
+pub mod reports;
 pub mod sms;
 pub mod telemetry;
