@@ -34,12 +34,15 @@ const CAPACITY: usize = 1024;
 #[derive(Clone)]
 pub struct OrderEvents {
     sender: broadcast::Sender<OrderEvent>,
+    /// New orders, as checkout committed them (for the staff's `orderPlaced`).
+    placed: broadcast::Sender<entity::orders::Model>,
 }
 
 impl Default for OrderEvents {
     fn default() -> Self {
         OrderEvents {
             sender: broadcast::channel(CAPACITY).0,
+            placed: broadcast::channel(CAPACITY).0,
         }
     }
 }
@@ -53,6 +56,17 @@ impl OrderEvents {
     /// Every event published from now on (of all orders: filter by `order_id`).
     pub fn subscribe(&self) -> broadcast::Receiver<OrderEvent> {
         self.sender.subscribe()
+    }
+
+    /// Delivers a newly placed order (committed, `pending_payment`) to every current
+    /// subscriber of [`OrderEvents::subscribe_placed`].
+    pub fn publish_placed(&self, order: entity::orders::Model) {
+        let _ = self.placed.send(order);
+    }
+
+    /// Every order placed from now on.
+    pub fn subscribe_placed(&self) -> broadcast::Receiver<entity::orders::Model> {
+        self.placed.subscribe()
     }
 }
 

@@ -42,10 +42,13 @@ pub struct CheckoutRequest {
 
 /// Places the customer's cart as an order. Errors: `FORBIDDEN` (blocked customer),
 /// `NOT_FOUND` (address not theirs), `BAD_USER_INPUT` (empty cart, item no longer for sale,
-/// coupon no longer valid, note too long), `CONFLICT` (not enough stock left).
+/// coupon no longer valid, note too long), `CONFLICT` (not enough stock left). A new order
+/// is published to `events` (`OrderEvents::publish_placed`) after the commit; a repeated
+/// request answered with the order it already placed is not.
 pub async fn checkout(
     db: &DatabaseConnection,
     settings: &CheckoutSettings,
+    events: &crate::events::OrderEvents,
     customer_id: Uuid,
     request: &CheckoutRequest,
 ) -> ApiResult<orders::Model> {
@@ -243,6 +246,7 @@ pub async fn checkout(
         .exec(&txn)
         .await?;
     txn.commit().await?;
+    events.publish_placed(order.clone());
     Ok(order)
 }
 
