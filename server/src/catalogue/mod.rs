@@ -81,14 +81,7 @@ fn filtered(filter: &ProductFilter) -> Condition {
         );
     }
     if let Some(search) = &filter.search {
-        for term in sync::persian::fold_for_search(search)
-            .split(' ')
-            .filter(|t| !t.is_empty())
-        {
-            let pattern = format!("%{}%", escape_like(term));
-            condition = condition
-                .add(products::Column::SearchText.like(LikeExpr::new(pattern).escape('!')));
-        }
+        condition = condition.add(search_condition(search));
     }
     if filter.in_stock {
         condition = condition.add(Expr::cust(
@@ -102,6 +95,22 @@ fn filtered(filter: &ProductFilter) -> Condition {
     }
     if let Some(max) = filter.max_price {
         condition = condition.add(products::Column::MinPrice.lte(max));
+    }
+    condition
+}
+
+/// Products whose folded name contains every word of `search` (Persian-aware: Arabic and
+/// Persian letter forms, Persian/Arabic-Indic and Latin digits match, ZWNJ ignored). Shared
+/// with the admin's product list.
+pub fn search_condition(search: &str) -> Condition {
+    let mut condition = Condition::all();
+    for term in sync::persian::fold_for_search(search)
+        .split(' ')
+        .filter(|t| !t.is_empty())
+    {
+        let pattern = format!("%{}%", escape_like(term));
+        condition =
+            condition.add(products::Column::SearchText.like(LikeExpr::new(pattern).escape('!')));
     }
     condition
 }

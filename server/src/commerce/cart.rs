@@ -138,14 +138,11 @@ pub async fn available_stock<C: ConnectionTrait>(
     db: &C,
     variant: &variants::Model,
 ) -> Result<i64, DbErr> {
-    let stock: f64 = variant_stock::Entity::find()
+    let stock = variant_stock::Entity::find()
         .filter(variant_stock::Column::VariantMahakId.eq(variant.mahak_id))
         .filter(variant_stock::Column::DeletedAt.is_null())
         .all(db)
-        .await?
-        .iter()
-        .map(|row| row.quantity.max(0.0))
-        .sum();
+        .await?;
     let reserved: i64 = stock_reservations::Entity::find()
         .filter(stock_reservations::Column::VariantId.eq(variant.id))
         .filter(stock_reservations::Column::ReleasedAt.is_null())
@@ -154,7 +151,26 @@ pub async fn available_stock<C: ConnectionTrait>(
         .iter()
         .map(|r| i64::from(r.quantity))
         .sum();
-    Ok((stock.floor() as i64 - reserved).max(0))
+    Ok(available_units(
+        on_hand(stock.iter().map(|row| row.quantity)),
+        reserved,
+    ))
+}
+
+/// Mahak's stock of a variant over its warehouses' live rows: negative rows count as zero,
+/// the sum rounded down (goods sold by weight have fractional counts).
+pub fn on_hand(quantities: impl IntoIterator<Item = f64>) -> i64 {
+    quantities
+        .into_iter()
+        .map(|q| q.max(0.0))
+        .sum::<f64>()
+        .floor() as i64
+}
+
+/// Units that can still be sold: [`on_hand`] minus the units held by open reservations,
+/// never below zero. The one formula behind the cart, checkout and the admin stock view.
+pub fn available_units(on_hand: i64, reserved: i64) -> i64 {
+    (on_hand - reserved).max(0)
 }
 
 fn check_quantity(quantity: i64, available: i64, settings: &CheckoutSettings) -> ApiResult<()> {
