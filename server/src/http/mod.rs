@@ -4,6 +4,7 @@
 pub mod graphql;
 mod limits;
 mod payments;
+mod sync_page;
 pub mod ws;
 
 use std::net::{IpAddr, SocketAddr};
@@ -126,6 +127,7 @@ pub fn router(
             })),
         )
         .route("/admin/graphql", any(graphql::handle).with_state(admin))
+        .merge(sync_page::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
