@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod merchandising;
 pub mod notifications;
 pub mod outbox;
 pub mod payment;
