@@ -52,6 +52,8 @@
 //!
 //! - Sync console (`m20261127_000004_sync_console`): [`sync_requests`], the progress columns of
 //!   `sync_runs`, `dead_letters.discard_reason`.
+//!
+//! - Staff sessions (`m20261127_000001_staff_sessions`): [`staff_refresh_tokens`].
 
 pub mod audit_entries;
 pub mod auth_attempts;
@@ -93,6 +95,7 @@ pub mod products;
 pub mod promotions;
 pub mod refresh_tokens;
 pub mod roles;
+pub mod staff_refresh_tokens;
 pub mod staff_users;
 pub mod stock_reservations;
 pub mod sync_checkpoints;
@@ -145,6 +148,7 @@ pub mod prelude {
     pub use super::promotions::Entity as Promotions;
     pub use super::refresh_tokens::Entity as RefreshTokens;
     pub use super::roles::Entity as Roles;
+    pub use super::staff_refresh_tokens::Entity as StaffRefreshTokens;
     pub use super::staff_users::Entity as StaffUsers;
     pub use super::stock_reservations::Entity as StockReservations;
     pub use super::sync_checkpoints::Entity as SyncCheckpoints;

@@ -14,6 +14,7 @@ mod m20261125_000005_sync_bookkeeping;
 mod m20261126_000001_auth_attempts;
 mod m20261126_000002_payment_sandbox;
 mod m20261126_000003_checkout;
+mod m20261127_000001_staff_sessions;
 mod m20261127_000003_reports_and_banners;
 mod m20261127_000005_outbox_delivery;
 mod m20261127_000004_sync_console;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_auth_attempts::Migration),
             Box::new(m20261126_000002_payment_sandbox::Migration),
             Box::new(m20261126_000003_checkout::Migration),
+            Box::new(m20261127_000001_staff_sessions::Migration),
             Box::new(m20261127_000003_reports_and_banners::Migration),
             Box::new(m20261127_000005_outbox_delivery::Migration),
             Box::new(m20261127_000004_sync_console::Migration),

@@ -131,6 +131,7 @@ fn all_entities() -> Vec<EntityInfo> {
         payment_sandbox_sessions,
         order_number_seq,
         stock_reservations,
+        staff_refresh_tokens,
         banners,
     ]
 }

@@ -27,6 +27,7 @@ pub struct Settings {
     pub jwt: crate::auth::JwtSettings,
     pub otp: crate::auth::OtpSettings,
     pub checkout: crate::commerce::CheckoutSettings,
+    pub staff: crate::staff::StaffSettings,
     pub outbox: crate::outbox::OutboxSettings,
 }
 
@@ -59,6 +60,7 @@ impl Settings {
         self.jwt.validate()?;
         self.otp.validate()?;
         self.checkout.validate()?;
+        self.staff.validate()?;
         self.outbox.validate()?;
         self.payment.validate()?;
         Ok(())

@@ -17,4 +17,5 @@ pub mod outbox;
 pub mod payment;
 pub mod reports;
 pub mod sms;
+pub mod staff;
 pub mod telemetry;

@@ -30,6 +30,22 @@ enum Command {
         #[command(subcommand)]
         action: Option<MigrateAction>,
     },
+    /// Create a staff user with the `super_admin` role (made when missing), e.g. the first
+    /// administrator: `server create-admin --email a@example.com --password-stdin`.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        /// Name shown in the back office (default: the part of the email before `@`).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long, conflicts_with = "password")]
+        password_stdin: bool,
+        /// The password (at least 10 characters); prefer `--password-stdin`, command lines
+        /// are visible to other users of the machine.
+        #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
     /// Print the SDL of the shop schema (or, with --admin, the admin schema).
     ExportSchema {
         #[arg(long)]
@@ -84,6 +100,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate { action } => {
             migrate(&settings, action.unwrap_or(MigrateAction::Up)).await?;
         }
+        Command::CreateAdmin {
+            email,
+            display_name,
+            password_stdin,
+            password,
+        } => {
+            create_admin(&settings, &email, display_name, password_stdin, password).await?;
+        }
         Command::ExportSchema { .. } => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)
@@ -99,6 +123,42 @@ async fn migrate(settings: &Settings, action: MigrateAction) -> anyhow::Result<(
         MigrateAction::Status => Migrator::status(&db).await?,
     }
     Ok(())
+}
+
+async fn create_admin(
+    settings: &Settings,
+    email: &str,
+    display_name: Option<String>,
+    password_stdin: bool,
+    password: Option<String>,
+) -> anyhow::Result<()> {
+    let password = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else {
+        password.ok_or_else(|| {
+            anyhow::anyhow!("give the password with --password-stdin or the ADMIN_PASSWORD variable")
+        })?
+    };
+    let display_name =
+        display_name.unwrap_or_else(|| email.split('@').next().unwrap_or(email).to_string());
+    let db = server::db::connect(&settings.database).await?;
+    if settings.database.migrate_on_start {
+        server::db::migrate(&db).await?;
+    }
+    let result = server::staff::accounts::create_admin(&db, email, &display_name, &password).await;
+    db.close().await.ok();
+    match result {
+        Ok((staff, role)) => {
+            println!(
+                "created staff user {} ({}) with role {}",
+                staff.email, staff.id, role.name
+            );
+            Ok(())
+        }
+        Err(err) => Err(anyhow::anyhow!(server::staff::describe_error(&err))),
+    }
 }
 
 fn export_schema(

@@ -112,6 +112,7 @@ pub struct WorkerSettings {
     payment: Option<IgnoredAny>,
     otp: Option<IgnoredAny>,
     checkout: Option<IgnoredAny>,
+    staff: Option<IgnoredAny>,
     outbox: Option<IgnoredAny>,
 }
 

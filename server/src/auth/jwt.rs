@@ -59,9 +59,20 @@ pub struct IssuedToken {
 }
 
 impl JwtKeys {
+    /// Keys for customer (shop) tokens: audience `jwt.shop_audience`.
+    pub fn from_settings(settings: &JwtSettings) -> Self {
+        Self::for_audience(settings, &settings.shop_audience)
+    }
+
+    /// Keys for staff (admin) tokens: the same key ring, audience `jwt.admin_audience`, so a
+    /// customer token never verifies as a staff token and the other way round.
+    pub fn admin_from_settings(settings: &JwtSettings) -> Self {
+        Self::for_audience(settings, &settings.admin_audience)
+    }
+
     /// Expects validated settings. Without any key (settings not made by `Settings::load`) a
     /// random one is used, never an empty secret.
-    pub fn from_settings(settings: &JwtSettings) -> Self {
+    fn for_audience(settings: &JwtSettings, audience: &str) -> Self {
         let mut owned;
         let settings = if settings.keys.is_empty() {
             owned = settings.clone();
@@ -95,7 +106,7 @@ impl JwtKeys {
             .collect();
         let mut validation = Validation::new(ALGORITHM);
         validation.set_issuer(&[&settings.issuer]);
-        validation.set_audience(&[&settings.shop_audience]);
+        validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         validation.validate_exp = true;
         validation.validate_nbf = true;
@@ -106,12 +117,12 @@ impl JwtKeys {
             verifying,
             validation,
             issuer: settings.issuer.clone(),
-            audience: settings.shop_audience.clone(),
+            audience: audience.to_string(),
             ttl_secs: settings.access_ttl_secs as i64,
         }
     }
 
-    /// Signs a token for a customer with the active key.
+    /// Signs a token for a customer (or, with admin keys, a staff user) with the active key.
     pub fn issue(&self, customer_id: Uuid) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
         let now = chrono::Utc::now().timestamp();
         let claims = AccessClaims {
@@ -195,5 +206,18 @@ mod tests {
         let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(br#"{"alg":"none","typ":"JWT","kid":"a"}"#);
         assert!(keys.verify(&format!("{header}.{payload}.")).is_err());
+    }
+
+    #[test]
+    fn shop_and_admin_tokens_do_not_cross() {
+        let settings = settings(&[("a", A)], "a");
+        let shop = JwtKeys::from_settings(&settings);
+        let admin = JwtKeys::admin_from_settings(&settings);
+        let id = Uuid::new_v4();
+        let staff = admin.issue(id).unwrap().token;
+        let customer = shop.issue(id).unwrap().token;
+        assert_eq!(admin.verify(&staff).unwrap().sub, id);
+        assert!(shop.verify(&staff).is_err());
+        assert!(admin.verify(&customer).is_err());
     }
 }

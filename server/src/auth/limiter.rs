@@ -30,6 +30,10 @@ pub enum Kind {
     OtpVerifyIp,
     /// Wrong codes entered for one phone.
     OtpFailPhone,
+    /// Failed staff sign-ins from one IP address.
+    StaffSignInIp,
+    /// Failed staff sign-ins for one email address.
+    StaffSignInEmail,
 }
 
 impl Kind {
@@ -39,6 +43,8 @@ impl Kind {
             Kind::OtpSendPhone => "otp_send_phone",
             Kind::OtpVerifyIp => "otp_verify_ip",
             Kind::OtpFailPhone => "otp_fail_phone",
+            Kind::StaffSignInIp => "staff_sign_in_ip",
+            Kind::StaffSignInEmail => "staff_sign_in_email",
         }
     }
 }

@@ -25,9 +25,11 @@ pub struct JwtKey {
 pub struct JwtSettings {
     /// `iss` of every token this server signs and the only one it accepts.
     pub issuer: String,
-    /// `aud` of customer (shop) tokens; staff tokens will use a different one, so a customer
+    /// `aud` of customer (shop) tokens; staff tokens use `admin_audience`, so a customer
     /// token can never be taken for a staff token.
     pub shop_audience: String,
+    /// `aud` of staff (admin) tokens; must differ from `shop_audience`.
+    pub admin_audience: String,
     pub access_ttl_secs: u64,
     pub refresh_ttl_secs: u64,
     /// Clock skew tolerated on `exp` and `nbf`, in seconds.
@@ -44,6 +46,7 @@ impl Default for JwtSettings {
         Self {
             issuer: "store".into(),
             shop_audience: "store-shop".into(),
+            admin_audience: "store-admin".into(),
             access_ttl_secs: 900,
             refresh_ttl_secs: 30 * 24 * 3600,
             leeway_secs: 30,
@@ -65,6 +68,12 @@ impl JwtSettings {
             return Err(ConfigError::invalid(
                 "jwt.issuer",
                 "issuer and shop_audience must not be empty",
+            ));
+        }
+        if self.admin_audience.is_empty() || self.admin_audience == self.shop_audience {
+            return Err(ConfigError::invalid(
+                "jwt.admin_audience",
+                "must not be empty and must differ from jwt.shop_audience",
             ));
         }
         for (i, key) in self.keys.iter().enumerate() {

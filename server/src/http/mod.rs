@@ -73,7 +73,9 @@ pub fn router(
         path: "/admin/graphql",
         graphiql: settings.graphql.graphiql,
         max_batch: settings.graphql.max_batch,
-        prepare: Box::new(|request, _| request),
+        prepare: crate::graphql::admin::access::request_preparer(Arc::new(
+            crate::auth::JwtKeys::admin_from_settings(&settings.jwt),
+        )),
     });
 
     let layers = ServiceBuilder::new()
@@ -126,7 +128,20 @@ pub fn router(
                 },
             })),
         )
-        .route("/admin/graphql", any(graphql::handle).with_state(admin))
+        .route(
+            "/admin/graphql",
+            any(ws::handle).with_state(Arc::new(ws::Socket {
+                endpoint: admin,
+                init_timeout: Duration::from_secs(settings.graphql.ws_init_timeout_secs),
+                accepts: {
+                    let keys = crate::auth::JwtKeys::admin_from_settings(&settings.jwt);
+                    Box::new(move |headers| {
+                        crate::graphql::admin::access::StaffIdentity::from_headers(headers, &keys)
+                            != crate::graphql::admin::access::StaffIdentity::Invalid
+                    })
+                },
+            })),
+        )
         .merge(sync_page::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

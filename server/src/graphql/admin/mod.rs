@@ -1,32 +1,73 @@
 //! The admin schema: what the staff's back office uses. A separate schema from the shop's,
 //! never the same one with guards.
+//!
+//! Each area of the back office is one query struct and one mutation struct in its own
+//! module, merged here: add yours to `AdminQuery`/`AdminMutation` with a one-line edit.
+//! Every resolver starts with `access::require(ctx, Permission::...)` (see [`access`]), and
+//! every mutation writes an audit entry with `crate::staff::audit::record` in the same
+//! transaction as its change.
 
-use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
+pub mod access;
+pub mod staff;
+
+use async_graphql::{EmptySubscription, MergedObject, Object, Schema, SimpleObject};
 
 use super::{with_limits, Services};
 use crate::config::Settings;
 
+pub use staff::{StaffMutation, StaffQuery};
+
+/// The admin schema's own root fields.
 #[derive(Default)]
-pub struct AdminQuery;
+pub struct AdminMeta;
 
 #[Object]
-impl AdminQuery {
+impl AdminMeta {
     /// Version of the running server.
     async fn server_version(&self) -> &'static str {
         env!("CARGO_PKG_VERSION")
     }
 }
 
-pub type AdminSchema = Schema<AdminQuery, EmptyMutation, EmptySubscription>;
+#[derive(MergedObject, Default)]
+pub struct AdminQuery(AdminMeta, StaffQuery);
+
+#[derive(MergedObject, Default)]
+pub struct AdminMutation(StaffMutation);
+
+/// The sync console turns this into a `MergedSubscription`.
+pub type AdminSubscription = EmptySubscription;
+
+pub type AdminSchema = Schema<AdminQuery, AdminMutation, AdminSubscription>;
+
+/// Relay page information. Pagination runs forward only (`first`/`after`), so
+/// `hasPreviousPage` is always false.
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+    pub start_cursor: Option<String>,
+    pub end_cursor: Option<String>,
+}
 
 pub fn build(services: Services, settings: &Settings) -> AdminSchema {
-    let builder = Schema::build(AdminQuery, EmptyMutation, EmptySubscription).data(services);
+    let builder = Schema::build(
+        AdminQuery::default(),
+        AdminMutation::default(),
+        AdminSubscription::default(),
+    )
+    .data(services)
+    .data(crate::staff::StaffAuth::new(settings));
     with_limits(builder, settings).finish()
 }
 
 /// The admin schema without services, for exporting its SDL.
 pub fn sdl() -> String {
-    Schema::build(AdminQuery, EmptyMutation, EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(
+        AdminQuery::default(),
+        AdminMutation::default(),
+        AdminSubscription::default(),
+    )
+    .finish()
+    .sdl()
 }
