@@ -858,6 +858,21 @@ async fn stock_is_mahaks_minus_open_reservations() {
     };
     assert_eq!(low(4).await, 1);
     assert_eq!(low(3).await, 0);
+
+    // Cancelling the order releases its reservation: back to Mahak's stock.
+    let number = order["data"]["checkout"]["number"].as_str().unwrap();
+    let cancelled = shop::gql(
+        &admin.server,
+        "mutation($n: String!) { cancelOrder(orderNumber: $n) { status } }",
+        json!({ "n": number }),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert!(cancelled["errors"].is_null(), "{cancelled}");
+    let released = admin.ok(STOCK, json!({ "v": variant })).await;
+    assert_eq!(released["stock"]["reserved"], 0);
+    assert_eq!(released["stock"]["available"], 7);
     let body = admin.gql(STOCK, json!({ "v": "999999" })).await;
     assert_eq!(error_codes(&body), ["NOT_FOUND"]);
 }
