@@ -36,6 +36,10 @@ pub struct Model {
     pub placed_at: Option<DateTimeUtc>,
     pub paid_at: Option<DateTimeUtc>,
     pub cancelled_at: Option<DateTimeUtc>,
+    /// The carrier's tracking code, given by staff when they ship the order.
+    pub tracking_code: Option<String>,
+    pub shipped_at: Option<DateTimeUtc>,
+    pub delivered_at: Option<DateTimeUtc>,
     pub mahak_order_id: Option<i64>,
     #[sea_orm(unique)]
     pub mahak_order_client_id: Option<i64>,

@@ -17,6 +17,7 @@ mod m20261126_000003_checkout;
 mod m20261127_000001_staff_sessions;
 mod m20261127_000003_reports_and_banners;
 mod m20261127_000005_outbox_delivery;
+mod m20261127_000007_fulfilment;
 mod m20261127_000004_sync_console;
 
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_reports_and_banners::Migration),
             Box::new(m20261127_000005_outbox_delivery::Migration),
             Box::new(m20261127_000004_sync_console::Migration),
+            Box::new(m20261127_000007_fulfilment::Migration),
         ]
     }
 }

@@ -11,8 +11,21 @@ use crate::graphql::{admin, shop, Services};
 use crate::http::{self, AppState};
 use sync::pipeline::events::Events;
 
-pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let metrics = crate::telemetry::init_metrics()?;
+    // Bound first: the payment gateway's callback URLs default to the address really bound
+    // (`http.port = 0` picks a free port).
+    let listener = TcpListener::bind(settings.http.addr())
+        .await
+        .with_context(|| format!("binding {}", settings.http.addr()))?;
+    let addr = listener.local_addr()?;
+    if settings.payment.callback_base_url.is_empty() {
+        let mut public = addr;
+        if public.ip().is_unspecified() {
+            public.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        settings.payment.callback_base_url = format!("http://{public}");
+    }
     let db = crate::db::connect(&settings.database).await?;
     if settings.database.migrate_on_start {
         crate::db::migrate(&db).await?;
@@ -24,6 +37,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         &settings.payment,
     ));
     let services = Services::new(db.clone(), &settings, payments.clone());
+    let sync_console = services.sync_console.clone();
     let sms = services.auth.sms.clone();
     let order_events = services.order_events.clone();
     let router = http::router(
@@ -37,10 +51,6 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         admin::build(services, &settings),
     );
 
-    let listener = TcpListener::bind(settings.http.addr())
-        .await
-        .with_context(|| format!("binding {}", settings.http.addr()))?;
-    let addr = listener.local_addr()?;
     tracing::info!(%addr, graphiql = %format!("http://{addr}/graphql"), "listening");
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -48,14 +58,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         tokio::spawn(embedded_sync(
             db.clone(),
             settings.clone(),
-            Events::default(),
+            sync_console,
             stopped.clone(),
         ))
     });
 
     let payment_sweep = tokio::spawn(reconcile_payments(
         db.clone(),
-        payments,
+        payments.clone(),
         Duration::from_secs(settings.payment.reconcile_interval_secs),
         Duration::from_secs(settings.payment.reconcile_after_secs),
         stopped.clone(),
@@ -64,10 +74,16 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         crate::outbox::Dispatcher::new(
             db.clone(),
             settings.outbox.clone(),
-            vec![std::sync::Arc::new(crate::notifications::SmsHandler {
-                db: db.clone(),
-                sms,
-            })],
+            vec![
+                std::sync::Arc::new(crate::notifications::SmsHandler {
+                    db: db.clone(),
+                    sms,
+                }),
+                std::sync::Arc::new(crate::commerce::fulfilment::RefundHandler {
+                    db: db.clone(),
+                    gateway: payments.gateway.clone(),
+                }),
+            ],
         )
         .run(stopped.clone()),
     );
@@ -107,19 +123,21 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 async fn embedded_sync(
     db: sea_orm::DatabaseConnection,
     settings: Settings,
-    events: Events,
+    console: crate::sync_console::SyncConsole,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let run = async {
         let mahak = sync::worker::connect_mahak(&settings.mahak, &settings.sync).await?;
-        let runner = sync::worker::build_runner(
+        let mut runner = sync::worker::build_runner(
             &db,
             mahak.client.clone(),
             &settings.amqp,
             &settings.sync,
-            events,
+            // The admin console follows this process's sync live, and wakes it on request.
+            console.events,
         )
         .await?;
+        runner.wake = console.wake;
         tracing::info!(
             interval_secs = settings.sync.interval_secs,
             "embedded Mahak sync started"

@@ -35,13 +35,6 @@ impl Settings {
     /// Defaults, then the optional file, then `APP__...` variables; validated.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut settings: Settings = settings::load(file)?;
-        if settings.payment.callback_base_url.is_empty() {
-            let mut addr = settings.http.addr();
-            if addr.ip().is_unspecified() {
-                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-            }
-            settings.payment.callback_base_url = format!("http://{addr}");
-        }
         settings.validate()?;
         // The embedded default has no secrets configured: make per-process ones.
         settings.jwt.ensure_key();
@@ -151,6 +144,9 @@ pub struct GraphqlSettings {
     pub introspection: bool,
     /// Seconds a WebSocket client has to send `connection_init` before it is closed (4408).
     pub ws_init_timeout_secs: u64,
+    /// How often the admin's live sync views (`syncStatusChanged`, `deadLetterAdded`) read
+    /// the sync's state from the database while someone is subscribed, in milliseconds.
+    pub sync_status_poll_ms: u64,
 }
 
 impl Default for GraphqlSettings {
@@ -163,6 +159,7 @@ impl Default for GraphqlSettings {
             graphiql: true,
             introspection: true,
             ws_init_timeout_secs: 10,
+            sync_status_poll_ms: 1000,
         }
     }
 }
@@ -187,6 +184,12 @@ impl GraphqlSettings {
                 "must be at least 1",
             ));
         }
+        if self.sync_status_poll_ms < 10 {
+            return Err(ConfigError::invalid(
+                "graphql.sync_status_poll_ms",
+                "must be at least 10",
+            ));
+        }
         Ok(())
     }
 }
@@ -209,8 +212,8 @@ pub struct PaymentSettings {
     pub currency_unit: CurrencyUnit,
     /// This server's public base URL as customers' browsers reach it: the gateway's callback
     /// and the sandbox page are addressed under it. Empty (the default): this server's own
-    /// listening address (`http://<http.host>:<http.port>`, loopback for a wildcard host),
-    /// which is right for the embedded default only.
+    /// listening address (`http://<address>:<port>` as bound, loopback for a wildcard host;
+    /// set by `app::serve`), which is right for the embedded default only.
     pub callback_base_url: String,
     /// Time allowed for one call to the gateway, in seconds.
     pub timeout_secs: u64,
@@ -263,6 +266,10 @@ impl PaymentSettings {
             ("payment.base_url", &self.base_url),
             ("payment.callback_base_url", &self.callback_base_url),
         ] {
+            // An empty callback base means "this server's own address" (see the field).
+            if url.is_empty() && key == "payment.callback_base_url" {
+                continue;
+            }
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(ConfigError::invalid(
                     key,

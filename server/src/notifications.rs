@@ -18,12 +18,15 @@ use crate::sms::SmsProvider;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Template {
     OrderPaid,
+    /// Uses the order's `tracking_code`.
+    OrderShipped,
 }
 
 impl Template {
     pub fn name(self) -> &'static str {
         match self {
             Template::OrderPaid => "order_paid",
+            Template::OrderShipped => "order_shipped",
         }
     }
 }
@@ -45,6 +48,11 @@ pub async fn notify_order<C: ConnectionTrait>(
             "سفارش {} به مبلغ {} ریال پرداخت شد. از خرید شما سپاسگزاریم.",
             persian_digits(&order.number.to_string()),
             persian_digits(&group_thousands(order.grand_total)),
+        ),
+        Template::OrderShipped => format!(
+            "سفارش {} ارسال شد. کد رهگیری مرسوله: {}",
+            persian_digits(&order.number.to_string()),
+            order.tracking_code.as_deref().unwrap_or("-"),
         ),
     };
     let id = Uuid::now_v7();
@@ -147,9 +155,14 @@ impl Handler for SmsHandler {
             }
             Err(err) => {
                 let error = err.to_string();
-                self.record(id, "pending", notification.attempts + 1, Some(error.clone()))
-                    .await
-                    .map_err(retry)?;
+                self.record(
+                    id,
+                    "pending",
+                    notification.attempts + 1,
+                    Some(error.clone()),
+                )
+                .await
+                .map_err(retry)?;
                 Err(HandlerError::Retry(error))
             }
         }

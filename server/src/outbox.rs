@@ -36,6 +36,8 @@ pub mod topics {
     pub const ORDER_PAID: &str = "order.paid";
     /// An SMS to deliver: `{notificationId}` (see `crate::notifications`).
     pub const SMS: &str = "notification.sms";
+    /// A paid payment to give back: `{paymentId, reason}` (see `crate::commerce::fulfilment`).
+    pub const PAYMENT_REFUND: &str = "payment.refund";
 }
 
 /// `outbox.*`: how the dispatcher polls and retries.
@@ -100,7 +102,9 @@ impl OutboxSettings {
 
     /// Delay before attempt `attempts + 1`: base × 2^(attempts − 1), capped.
     pub fn backoff(&self, attempts: i32) -> Duration {
-        let doublings = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(30);
+        let doublings = u32::try_from(attempts.saturating_sub(1))
+            .unwrap_or(0)
+            .min(30);
         let secs = self
             .retry_base_secs
             .saturating_mul(1u64 << doublings)

@@ -77,6 +77,53 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         r#"mutation { resetStaffPassword(id: "00000000-0000-0000-0000-000000000000", password: "long-enough-password") { id } }"#,
         "staff",
     ),
+    ("orders", "{ orders { edges { cursor } } }", "orders"),
+    ("order", r#"{ order(number: "1") { id } }"#, "orders"),
+    (
+        "confirmOrder",
+        r#"mutation { confirmOrder(number: "1") { id } }"#,
+        "orders",
+    ),
+    (
+        "shipOrder",
+        r#"mutation { shipOrder(number: "1", trackingCode: "RR1IR") { id } }"#,
+        "orders",
+    ),
+    (
+        "deliverOrder",
+        r#"mutation { deliverOrder(number: "1") { id } }"#,
+        "orders",
+    ),
+    (
+        "cancelOrder",
+        r#"mutation { cancelOrder(number: "1", reason: "test") { id } }"#,
+        "orders",
+    ),
+    (
+        "refundOrder",
+        r#"mutation { refundOrder(number: "1", reason: "test") { id } }"#,
+        "orders",
+    ),
+    ("customers", "{ customers { nodes { id } } }", "customers"),
+    (
+        "customer",
+        r#"{ customer(id: "0190b3c4-0000-7000-8000-000000000000") { id } }"#,
+        "customers",
+    ),
+    (
+        "blockCustomer",
+        r#"mutation { blockCustomer(id: "0190b3c4-0000-7000-8000-000000000000", reason: "test") { id } }"#,
+        "customers",
+    ),
+    (
+        "unblockCustomer",
+        r#"mutation { unblockCustomer(id: "0190b3c4-0000-7000-8000-000000000000") { id } }"#,
+        "customers",
+    ),    (
+        "salesReport",
+        r#"{ salesReport(from: "2026-11-01", to: "2026-11-07", bucket: DAY) { totalOrders } }"#,
+        "reports",
+    ),
 ];
 
 /// Admin root fields anyone may call: signing in and out, and the server version.
@@ -1127,4 +1174,63 @@ async fn staff_management_is_guarded_and_audited() {
     assert_eq!(first_error(&bad_cursor)["extensions"]["field"], "after");
     let bad_first = gql(log, json!({ "first": 0 })).await;
     assert_eq!(first_error(&bad_first)["extensions"]["field"], "first");
+}
+
+/// The embedded default runs on SQLite: sign-in, management and the audit log work there too.
+#[tokio::test]
+async fn staff_sign_in_and_management_work_on_sqlite() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let boss = staff_token(&server, &db, &["*"]).await;
+    let role = admin_gql(
+        &server,
+        Some(&boss),
+        "mutation { createRole(name: \"Editor\", permissions: [\"content\"]) { id } }",
+        json!({}),
+    )
+    .await;
+    let role_id = role["data"]["createRole"]["id"].clone();
+    assert!(role_id.is_string(), "{role}");
+    let made = admin_gql(
+        &server,
+        Some(&boss),
+        "mutation($r: ID!) { createStaff(email: \"E@example.com\", displayName: \"E\", password: \"long-enough-password\", roleId: $r) { id } }",
+        json!({ "r": role_id }),
+    )
+    .await;
+    let id = made["data"]["createStaff"]["id"].clone();
+    assert!(id.is_string(), "{made}");
+    let wrong = sign_in(&server, "e@example.com", "not-the-password").await;
+    assert_eq!(error_codes(&wrong), ["UNAUTHENTICATED"]);
+    let body = sign_in(&server, "e@EXAMPLE.com", "long-enough-password").await;
+    let refresh = body["data"]["signIn"]["refreshToken"].clone();
+    assert!(refresh.is_string(), "{body}");
+    let rotated = admin_gql(&server, None, REFRESH, json!({ "t": refresh })).await;
+    assert!(rotated["errors"].is_null(), "{rotated}");
+    let disabled = admin_gql(
+        &server,
+        Some(&boss),
+        "mutation($id: ID!) { disableStaff(id: $id) { status } }",
+        json!({ "id": id }),
+    )
+    .await;
+    assert_eq!(disabled["data"]["disableStaff"]["status"], "DISABLED");
+    let log = admin_gql(
+        &server,
+        Some(&boss),
+        "{ auditLog(first: 10) { edges { node { action } } } }",
+        json!({}),
+    )
+    .await;
+    let actions: Vec<&str> = log["data"]["auditLog"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["action"].as_str().unwrap())
+        .collect();
+    // The newest three; the helper's own role and staff user came first, unattributed.
+    assert_eq!(
+        actions[..3],
+        ["staff.disable", "staff.create", "role.create"]
+    );
 }

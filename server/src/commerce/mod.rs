@@ -6,6 +6,8 @@
 
 pub mod cart;
 pub mod checkout;
+pub mod fulfilment;
+pub mod order_search;
 pub mod orders;
 pub mod payments;
 pub mod pricing;

@@ -150,6 +150,12 @@ pub async fn transition<C: ConnectionTrait>(
         OrderStatus::Cancelled => {
             update = update.col_expr(orders::Column::CancelledAt, Expr::value(now));
         }
+        OrderStatus::Shipped => {
+            update = update.col_expr(orders::Column::ShippedAt, Expr::value(now));
+        }
+        OrderStatus::Delivered => {
+            update = update.col_expr(orders::Column::DeliveredAt, Expr::value(now));
+        }
         _ => {}
     }
     let result = update

@@ -47,6 +47,8 @@ pub enum PaymentStatus {
     Started,
     Paid,
     Failed,
+    /// Paid, then given back through the gateway (see `crate::commerce::fulfilment`).
+    Refunded,
 }
 
 impl PaymentStatus {
@@ -55,6 +57,7 @@ impl PaymentStatus {
             PaymentStatus::Started => "started",
             PaymentStatus::Paid => "paid",
             PaymentStatus::Failed => "failed",
+            PaymentStatus::Refunded => "refunded",
         }
     }
 
@@ -63,6 +66,7 @@ impl PaymentStatus {
             PaymentStatus::Started,
             PaymentStatus::Paid,
             PaymentStatus::Failed,
+            PaymentStatus::Refunded,
         ]
         .into_iter()
         .find(|s| s.as_str() == text)
@@ -72,7 +76,7 @@ impl PaymentStatus {
     pub fn result(self) -> &'static str {
         match self {
             PaymentStatus::Started => "pending",
-            PaymentStatus::Paid => "paid",
+            PaymentStatus::Paid | PaymentStatus::Refunded => "paid",
             PaymentStatus::Failed => "failed",
         }
     }

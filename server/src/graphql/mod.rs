@@ -30,6 +30,8 @@ pub struct Services {
     pub order_events: crate::events::OrderEvents,
     /// The payment gateway and its URLs.
     pub payments: Arc<crate::commerce::payments::Payments>,
+    /// The admin sync console: sync events of this process, the in-process daemon's bell.
+    pub sync_console: crate::sync_console::SyncConsole,
 }
 
 impl Services {
@@ -38,6 +40,7 @@ impl Services {
         settings: &Settings,
         payments: Arc<crate::commerce::payments::Payments>,
     ) -> Self {
+        let db_for_sync = db.clone();
         Services {
             db,
             media_base_url: settings
@@ -53,6 +56,11 @@ impl Services {
             // One bus: the order transitions payments make reach the subscriptions too.
             order_events: payments.order_events.clone(),
             payments,
+            sync_console: crate::sync_console::SyncConsole::new(
+                db_for_sync,
+                settings.sync.clone(),
+                std::time::Duration::from_millis(settings.graphql.sync_status_poll_ms),
+            ),
         }
     }
 }

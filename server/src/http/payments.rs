@@ -71,7 +71,7 @@ fn answer(result_url: Option<&str>, outcome: CallbackOutcome) -> Response {
         return (StatusCode::SEE_OTHER, [(header::LOCATION, url.to_string())]).into_response();
     }
     let text = match outcome.status {
-        PaymentStatus::Paid => "Your payment was received. Thank you!",
+        PaymentStatus::Paid | PaymentStatus::Refunded => "Your payment was received. Thank you!",
         PaymentStatus::Failed => "Your payment did not go through; you can try again.",
         PaymentStatus::Started => "We are checking your payment; the order will update shortly.",
     };

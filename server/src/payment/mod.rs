@@ -151,6 +151,15 @@ pub enum PaymentError {
     Storage(#[from] sea_orm::DbErr),
 }
 
+/// What came of asking the gateway for a refund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refund {
+    /// The money is on its way back; the gateway's reference for the refund.
+    Refunded { reference: String },
+    /// This gateway (or this merchant's contract with it) cannot refund through the API.
+    Unsupported,
+}
+
 /// The only thing checkout knows about a payment gateway.
 #[async_trait]
 pub trait PaymentGateway: Send + Sync {
@@ -163,6 +172,18 @@ pub trait PaymentGateway: Send + Sync {
     /// Asks the gateway whether the session `authority` was paid `amount_rial`.
     async fn verify(&self, authority: &str, amount_rial: i64)
         -> Result<Verification, PaymentError>;
+
+    /// Gives a verified payment back to the customer's card. Idempotent: refunding a payment
+    /// already refunded answers [`Refund::Refunded`] again. The default is
+    /// [`Refund::Unsupported`]: the store then records a manual refund for staff to make.
+    async fn refund(
+        &self,
+        _authority: &str,
+        _amount_rial: i64,
+        _reason: &str,
+    ) -> Result<Refund, PaymentError> {
+        Ok(Refund::Unsupported)
+    }
 
     /// Reads the query string of the callback request (without the leading `?`). Both
     /// gateways use Zarinpal's form, `Authority=...&Status=OK|NOK`.

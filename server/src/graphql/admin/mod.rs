@@ -8,9 +8,11 @@
 //! transaction as its change.
 
 pub mod access;
+pub mod orders;
 pub mod staff;
+pub mod sync_console;
 
-use async_graphql::{EmptySubscription, MergedObject, Object, Schema, SimpleObject};
+use async_graphql::{MergedObject, MergedSubscription, Object, Schema, SimpleObject};
 
 use super::{with_limits, Services};
 use crate::config::Settings;
@@ -30,13 +32,13 @@ impl AdminMeta {
 }
 
 #[derive(MergedObject, Default)]
-pub struct AdminQuery(AdminMeta, StaffQuery);
+pub struct AdminQuery(AdminMeta, StaffQuery, sync_console::SyncConsoleQuery, orders::OrdersQuery);
 
 #[derive(MergedObject, Default)]
-pub struct AdminMutation(StaffMutation);
+pub struct AdminMutation(StaffMutation, sync_console::SyncConsoleMutation, orders::OrdersMutation);
 
-/// The sync console turns this into a `MergedSubscription`.
-pub type AdminSubscription = EmptySubscription;
+#[derive(MergedSubscription, Default)]
+pub struct AdminSubscription(sync_console::SyncConsoleSubscription);
 
 pub type AdminSchema = Schema<AdminQuery, AdminMutation, AdminSubscription>;
 

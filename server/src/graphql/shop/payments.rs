@@ -19,6 +19,8 @@ pub enum PaymentStatus {
     Paid,
     /// Cancelled, refused by the gateway, or not payable any more.
     Failed,
+    /// Paid, then given back to the card (the order was cancelled or refunded).
+    Refunded,
 }
 
 /// One attempt to pay an order at the payment gateway.
@@ -41,6 +43,7 @@ impl Payment {
             Status::Started => PaymentStatus::Started,
             Status::Paid => PaymentStatus::Paid,
             Status::Failed => PaymentStatus::Failed,
+            Status::Refunded => PaymentStatus::Refunded,
         })
     }
     /// The gateway's settlement reference, once paid.

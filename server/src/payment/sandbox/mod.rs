@@ -37,6 +37,7 @@ pub enum SessionState {
     Paid,
     Cancelled,
     Verified,
+    Refunded,
 }
 
 impl SessionState {
@@ -46,6 +47,7 @@ impl SessionState {
             SessionState::Paid => "paid",
             SessionState::Cancelled => "cancelled",
             SessionState::Verified => "verified",
+            SessionState::Refunded => "refunded",
         }
     }
 
@@ -55,6 +57,7 @@ impl SessionState {
             SessionState::Paid,
             SessionState::Cancelled,
             SessionState::Verified,
+            SessionState::Refunded,
         ]
         .into_iter()
         .find(|s| s.as_str() == text)
@@ -177,7 +180,9 @@ impl PaymentGateway for SandboxGateway {
                 code: -51,
                 message: "Session is not valid, session is not active paid try.".into(),
             }),
-            SessionState::Verified => Ok(Verification::AlreadyVerified(settlement(&session)?)),
+            SessionState::Verified | SessionState::Refunded => {
+                Ok(Verification::AlreadyVerified(settlement(&session)?))
+            }
             SessionState::Paid => {
                 let first = transition(
                     &self.db,
@@ -194,6 +199,45 @@ impl PaymentGateway for SandboxGateway {
                     Ok(Verification::AlreadyVerified(settlement(&session)?))
                 }
             }
+        }
+    }
+
+    /// The sandbox refunds any verified session in full, at once.
+    async fn refund(
+        &self,
+        authority: &str,
+        amount_rial: i64,
+        _reason: &str,
+    ) -> Result<super::Refund, PaymentError> {
+        let Some(session) = find(&self.db, authority).await? else {
+            return Err(PaymentError::Protocol(format!(
+                "no sandbox session {authority}"
+            )));
+        };
+        if session.amount != amount_rial {
+            return Err(PaymentError::Protocol(format!(
+                "refund of {amount_rial} for a session of {}",
+                session.amount
+            )));
+        }
+        let reference = format!("R{}", session.reference_id.unwrap_or_default());
+        match state_of(&session)? {
+            SessionState::Refunded => Ok(super::Refund::Refunded { reference }),
+            SessionState::Verified => {
+                transition(
+                    &self.db,
+                    authority,
+                    SessionState::Verified,
+                    SessionState::Refunded,
+                    None,
+                )
+                .await?;
+                Ok(super::Refund::Refunded { reference })
+            }
+            other => Err(PaymentError::Protocol(format!(
+                "cannot refund a sandbox session that is {}",
+                other.as_str()
+            ))),
         }
     }
 }

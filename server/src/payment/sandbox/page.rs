@@ -119,7 +119,7 @@ async fn decide(
 /// The callback URL with the gateway's query added (`Status=OK` once paid).
 fn callback_url(callback: &str, authority: &str, state: SessionState) -> String {
     let status = match state {
-        SessionState::Paid | SessionState::Verified => "OK",
+        SessionState::Paid | SessionState::Verified | SessionState::Refunded => "OK",
         SessionState::Pending | SessionState::Cancelled => "NOK",
     };
     match reqwest::Url::parse(callback) {
