@@ -54,6 +54,9 @@
 //!   `sync_runs`, `dead_letters.discard_reason`.
 //!
 //! - Staff sessions (`m20261127_000001_staff_sessions`): [`staff_refresh_tokens`].
+//!
+//! - Image uploads (`m20261127_000002_image_uploads`): [`image_uploads`],
+//!   `product_images.thumbnails`.
 
 pub mod audit_entries;
 pub mod auth_attempts;
@@ -66,6 +69,7 @@ pub mod content_pages;
 pub mod customer_addresses;
 pub mod customers;
 pub mod dead_letters;
+pub mod image_uploads;
 pub mod mahak_cheques;
 pub mod mahak_order_details;
 pub mod mahak_orders;
@@ -119,6 +123,7 @@ pub mod prelude {
     pub use super::customer_addresses::Entity as CustomerAddresses;
     pub use super::customers::Entity as Customers;
     pub use super::dead_letters::Entity as DeadLetters;
+    pub use super::image_uploads::Entity as ImageUploads;
     pub use super::mahak_cheques::Entity as MahakCheques;
     pub use super::mahak_order_details::Entity as MahakOrderDetails;
     pub use super::mahak_orders::Entity as MahakOrders;

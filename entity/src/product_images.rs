@@ -21,6 +21,10 @@ pub struct Model {
     pub content_type: String,
     pub byte_size: i64,
     pub created_at: DateTimeUtc,
+    /// Resized copies: a JSON array of `{ "key", "width", "height", "content_type",
+    /// "byte_size" }`, narrowest first; null when the image has none.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub thumbnails: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

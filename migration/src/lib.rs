@@ -15,6 +15,7 @@ mod m20261126_000001_auth_attempts;
 mod m20261126_000002_payment_sandbox;
 mod m20261126_000003_checkout;
 mod m20261127_000001_staff_sessions;
+mod m20261127_000002_image_uploads;
 mod m20261127_000003_reports_and_banners;
 mod m20261127_000005_outbox_delivery;
 mod m20261127_000007_fulfilment;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_payment_sandbox::Migration),
             Box::new(m20261126_000003_checkout::Migration),
             Box::new(m20261127_000001_staff_sessions::Migration),
+            Box::new(m20261127_000002_image_uploads::Migration),
             Box::new(m20261127_000003_reports_and_banners::Migration),
             Box::new(m20261127_000005_outbox_delivery::Migration),
             Box::new(m20261127_000004_sync_console::Migration),

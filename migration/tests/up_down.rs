@@ -91,6 +91,7 @@ fn all_entities() -> Vec<EntityInfo> {
         category_listings,
         product_listings,
         product_images,
+        image_uploads,
         customers,
         customer_addresses,
         otp_challenges,

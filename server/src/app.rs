@@ -36,7 +36,14 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         gateway,
         &settings.payment,
     ));
-    let services = Services::new(db.clone(), &settings, payments.clone());
+    let storage = crate::storage::Storage::from_settings(&settings.storage)
+        .context("building the object store")?;
+    let services = Services::new(
+        db.clone(),
+        &settings,
+        payments.clone(),
+        storage.store.clone(),
+    );
     let sync_console = services.sync_console.clone();
     let sms = services.auth.sms.clone();
     let order_events = services.order_events.clone();
@@ -46,6 +53,7 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
             db: db.clone(),
             metrics,
             payments: payments.clone(),
+            storage,
         },
         shop::build(services.clone(), &settings),
         admin::build(services, &settings),

@@ -56,6 +56,7 @@ impl Settings {
         self.staff.validate()?;
         self.outbox.validate()?;
         self.payment.validate()?;
+        self.storage.validate()?;
         Ok(())
     }
 }
@@ -113,19 +114,164 @@ impl HttpSettings {
     }
 }
 
-/// `storage.*`: where product images are served from.
+/// `storage.*`: where product images are kept (an S3-compatible bucket, or the local disk
+/// in the embedded default) and how clients reach them. See `crate::storage`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageSettings {
-    /// Prefix joined with an image's object key to form its public URL.
-    pub public_base_url: String,
+    /// `local` (files under `local_dir`, served by this server under `/media`) or `s3`.
+    pub backend: StorageBackend,
+    /// Directory of the local-disk store.
+    pub local_dir: std::path::PathBuf,
+    /// URL at which clients reach this server's `/media` route (local backend): relative
+    /// (`/media`, same origin as the API) or absolute (`https://shop.example/media`).
+    pub local_base_url: String,
+    /// Key signing the local store's upload (and private read) URLs; random per process when
+    /// unset.
+    pub local_signing_key: Option<SecretString>,
+    /// S3 endpoint (`http://127.0.0.1:9000` for MinIO or Garage); unset: AWS's own endpoint
+    /// for `region`.
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub bucket: String,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<SecretString>,
+    /// Path-style addressing (`endpoint/bucket/key`), which MinIO and Garage need.
+    pub path_style: bool,
+    /// Prefix joined with an object key to form the URL clients read it from. Unset: the local
+    /// backend's `local_base_url` (public), or presigned GET URLs on S3. Empty: presigned
+    /// (signed) URLs on both backends.
+    pub public_base_url: Option<String>,
+    /// Lifetime of presigned upload and read URLs, in seconds.
+    pub presign_ttl_secs: u64,
+    /// Largest image accepted for upload, in bytes.
+    pub max_upload_bytes: u64,
+    /// Content types accepted for upload (a subset of the decodable ones).
+    pub allowed_content_types: Vec<String>,
+}
+
+/// The image content types the server can decode and check.
+pub const DECODABLE_IMAGE_TYPES: [&str; 3] = ["image/jpeg", "image/png", "image/webp"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    Local,
+    S3,
 }
 
 impl Default for StorageSettings {
     fn default() -> Self {
         Self {
-            public_base_url: "/media".into(),
+            backend: StorageBackend::Local,
+            local_dir: "data/media".into(),
+            local_base_url: "/media".into(),
+            local_signing_key: None,
+            endpoint: None,
+            region: "us-east-1".into(),
+            bucket: String::new(),
+            access_key_id: None,
+            secret_access_key: None,
+            path_style: true,
+            public_base_url: None,
+            presign_ttl_secs: 900,
+            max_upload_bytes: 10 * 1024 * 1024,
+            allowed_content_types: DECODABLE_IMAGE_TYPES
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
         }
+    }
+}
+
+impl StorageSettings {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let is_url = |url: &str| {
+            reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+        };
+        if !(self.local_base_url.starts_with('/') || is_url(&self.local_base_url)) {
+            return Err(ConfigError::invalid(
+                "storage.local_base_url",
+                "must be a path starting with / or an http:// or https:// URL",
+            ));
+        }
+        if let Some(base) = self.public_base_url.as_deref().filter(|b| !b.is_empty()) {
+            let relative_ok = self.backend == StorageBackend::Local && base.starts_with('/');
+            if !(relative_ok || is_url(base)) {
+                return Err(ConfigError::invalid(
+                    "storage.public_base_url",
+                    "must be an http:// or https:// URL (or a path starting with / on the local backend), or empty for presigned URLs",
+                ));
+            }
+        }
+        if self.presign_ttl_secs < 60 || self.presign_ttl_secs > 7 * 24 * 3600 {
+            return Err(ConfigError::invalid(
+                "storage.presign_ttl_secs",
+                "must be between 60 and 604800 (7 days, the most S3 allows)",
+            ));
+        }
+        if self.max_upload_bytes < 1024 || self.max_upload_bytes > 100 * 1024 * 1024 {
+            return Err(ConfigError::invalid(
+                "storage.max_upload_bytes",
+                "must be between 1024 and 104857600 (100 MiB)",
+            ));
+        }
+        if self.allowed_content_types.is_empty() {
+            return Err(ConfigError::invalid(
+                "storage.allowed_content_types",
+                "must list at least one content type",
+            ));
+        }
+        if let Some(bad) = self
+            .allowed_content_types
+            .iter()
+            .find(|t| !DECODABLE_IMAGE_TYPES.contains(&t.as_str()))
+        {
+            return Err(ConfigError::invalid(
+                "storage.allowed_content_types",
+                format!("{bad:?} is not one of image/jpeg, image/png, image/webp"),
+            ));
+        }
+        if self.backend == StorageBackend::S3 {
+            if let Some(endpoint) = &self.endpoint {
+                if !is_url(endpoint) {
+                    return Err(ConfigError::invalid(
+                        "storage.endpoint",
+                        "must be an http:// or https:// URL",
+                    ));
+                }
+            }
+            if self.region.trim().is_empty() {
+                return Err(ConfigError::invalid(
+                    "storage.region",
+                    "is required when storage.backend is s3",
+                ));
+            }
+            if self.bucket.trim().is_empty() {
+                return Err(ConfigError::invalid(
+                    "storage.bucket",
+                    "is required when storage.backend is s3",
+                ));
+            }
+            if self.access_key_id.as_deref().is_none_or(str::is_empty) {
+                return Err(ConfigError::invalid(
+                    "storage.access_key_id",
+                    "is required when storage.backend is s3",
+                ));
+            }
+            // The value itself is never echoed: it is a secret.
+            if self
+                .secret_access_key
+                .as_ref()
+                .is_none_or(|s| s.expose_secret().is_empty())
+            {
+                return Err(ConfigError::invalid(
+                    "storage.secret_access_key",
+                    "is required when storage.backend is s3",
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -316,5 +462,116 @@ impl PaymentSettings {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod storage_settings_tests {
+    use super::*;
+
+    fn s3() -> StorageSettings {
+        StorageSettings {
+            backend: StorageBackend::S3,
+            endpoint: Some("http://127.0.0.1:9000".into()),
+            bucket: "media".into(),
+            access_key_id: Some("id".into()),
+            secret_access_key: Some("secret".into()),
+            ..StorageSettings::default()
+        }
+    }
+
+    fn failing_key(settings: &StorageSettings) -> Option<String> {
+        match settings.validate() {
+            Ok(()) => None,
+            Err(err) => Some(err.to_string()),
+        }
+    }
+
+    #[test]
+    fn defaults_and_a_complete_s3_setup_are_valid() {
+        assert_eq!(failing_key(&StorageSettings::default()), None);
+        assert_eq!(failing_key(&s3()), None);
+    }
+
+    #[test]
+    fn each_bad_value_names_its_key() {
+        let cases: Vec<(&str, StorageSettings)> = vec![
+            (
+                "storage.bucket",
+                StorageSettings {
+                    bucket: String::new(),
+                    ..s3()
+                },
+            ),
+            (
+                "storage.access_key_id",
+                StorageSettings {
+                    access_key_id: None,
+                    ..s3()
+                },
+            ),
+            (
+                "storage.secret_access_key",
+                StorageSettings {
+                    secret_access_key: None,
+                    ..s3()
+                },
+            ),
+            (
+                "storage.endpoint",
+                StorageSettings {
+                    endpoint: Some("minio:9000".into()),
+                    ..s3()
+                },
+            ),
+            // A relative public URL means nothing to S3 clients.
+            (
+                "storage.public_base_url",
+                StorageSettings {
+                    public_base_url: Some("/media".into()),
+                    ..s3()
+                },
+            ),
+            (
+                "storage.local_base_url",
+                StorageSettings {
+                    local_base_url: "media".into(),
+                    ..StorageSettings::default()
+                },
+            ),
+            (
+                "storage.presign_ttl_secs",
+                StorageSettings {
+                    presign_ttl_secs: 30,
+                    ..StorageSettings::default()
+                },
+            ),
+            (
+                "storage.max_upload_bytes",
+                StorageSettings {
+                    max_upload_bytes: 0,
+                    ..StorageSettings::default()
+                },
+            ),
+            (
+                "storage.allowed_content_types",
+                StorageSettings {
+                    allowed_content_types: vec!["image/gif".into()],
+                    ..StorageSettings::default()
+                },
+            ),
+            (
+                "storage.allowed_content_types",
+                StorageSettings {
+                    allowed_content_types: vec![],
+                    ..StorageSettings::default()
+                },
+            ),
+        ];
+        for (key, settings) in cases {
+            let message = failing_key(&settings).unwrap_or_else(|| panic!("{key}: accepted"));
+            assert!(message.contains(key), "{key}: {message}");
+            assert!(!message.contains("secret\""), "{message}");
+        }
     }
 }

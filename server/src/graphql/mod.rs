@@ -22,8 +22,10 @@ pub use shop::ShopSchema;
 #[derive(Clone)]
 pub struct Services {
     pub db: DatabaseConnection,
-    /// Prefix for public URLs of stored objects (product images).
-    pub media_base_url: String,
+    /// Object storage (product images): uploads, and the URLs clients read objects from.
+    pub storage: Arc<dyn crate::storage::ObjectStore>,
+    /// What image uploads must satisfy.
+    pub media: crate::media::MediaRules,
     /// Sign-in: OTP, tokens, SMS.
     pub auth: Arc<crate::auth::Auth>,
     /// Committed order status changes, for `orderStatusChanged`.
@@ -39,15 +41,13 @@ impl Services {
         db: DatabaseConnection,
         settings: &Settings,
         payments: Arc<crate::commerce::payments::Payments>,
+        storage: Arc<dyn crate::storage::ObjectStore>,
     ) -> Self {
         let db_for_sync = db.clone();
         Services {
             db,
-            media_base_url: settings
-                .storage
-                .public_base_url
-                .trim_end_matches('/')
-                .to_string(),
+            storage,
+            media: crate::media::MediaRules::from_settings(&settings.storage),
             auth: Arc::new(crate::auth::Auth::new(
                 &settings.jwt,
                 &settings.otp,

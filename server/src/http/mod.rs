@@ -48,6 +48,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The payment gateway, for its callback.
     pub payments: Arc<crate::commerce::payments::Payments>,
+    /// Object storage; the local-disk store's `/media` routes are served from here.
+    pub storage: crate::storage::Storage,
 }
 
 pub fn router(
@@ -112,6 +114,11 @@ pub fn router(
         payment_routes =
             payment_routes.merge(crate::payment::sandbox::page::router(state.db.clone()));
     }
+    // The local-disk store serves its objects and takes uploads itself; S3 does that for S3.
+    let media_routes = match &state.storage.local {
+        Some(local) => crate::storage::local::router(local.clone()),
+        None => Router::new(),
+    };
 
     Router::new()
         .route(
@@ -148,6 +155,7 @@ pub fn router(
         .route("/metrics", get(metrics))
         .with_state(state)
         .merge(payment_routes)
+        .merge(media_routes)
         .layer(layers)
 }
 

@@ -179,6 +179,7 @@ pub async fn product(db: &DatabaseConnection, spec: &ProductSpec) -> i64 {
             content_type: Set("image/webp".into()),
             byte_size: Set(1024),
             created_at: Set(now),
+            thumbnails: Set(None),
         })
         .exec(db)
         .await

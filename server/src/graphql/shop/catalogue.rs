@@ -324,6 +324,7 @@ impl Product {
         Ok(rows.unwrap_or_default().into_iter().map(Variant).collect())
     }
 
+    /// The product's images in display order (the first is the main one).
     async fn images(&self, ctx: &Context<'_>) -> ApiResult<Vec<ProductImage>> {
         let rows = loaders(ctx).images.load_one(self.0.product.id).await?;
         Ok(rows
@@ -402,33 +403,82 @@ impl VariantProperty {
     }
 }
 
+/// A product image: the original and smaller copies of it for lists and screens of every size.
 pub struct ProductImage(product_images::Model);
+
+impl From<product_images::Model> for ProductImage {
+    fn from(row: product_images::Model) -> Self {
+        ProductImage(row)
+    }
+}
 
 #[Object]
 impl ProductImage {
-    async fn url(&self, ctx: &Context<'_>) -> String {
-        format!(
-            "{}/{}",
-            ctx.data_unchecked::<Services>().media_base_url,
-            self.0.object_key
-        )
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
     }
 
+    /// URL of the original image. Depending on the server's configuration it is a permanent
+    /// public URL or a signed one that expires (after at least half of `storage.presign_ttl_secs`):
+    /// do not store it, ask again.
+    async fn url(&self, ctx: &Context<'_>) -> ApiResult<String> {
+        read_url(ctx, &self.0.object_key).await
+    }
+
+    /// Text describing the image, for screen readers and when it cannot be shown.
     async fn alt_text(&self) -> &str {
         &self.0.alt_text
     }
 
+    /// Width of the original in pixels.
     async fn width(&self) -> Option<i32> {
         self.0.width
     }
 
+    /// Height of the original in pixels.
     async fn height(&self) -> Option<i32> {
         self.0.height
     }
 
+    /// Place among the product's images, from 0 (the main image).
     async fn position(&self) -> i32 {
         self.0.position
     }
+
+    /// Smaller copies, narrowest first (up to 160, 480 and 1200 pixels wide, never wider than
+    /// the original). Pick the narrowest one at least as wide as the space it fills; empty for
+    /// images that have none.
+    async fn thumbnails(&self, ctx: &Context<'_>) -> ApiResult<Vec<ImageThumbnail>> {
+        let mut list = Vec::new();
+        for thumb in crate::media::thumbnails(&self.0) {
+            list.push(ImageThumbnail {
+                url: read_url(ctx, &thumb.key).await?,
+                width: thumb.width as i32,
+                height: thumb.height as i32,
+            });
+        }
+        Ok(list)
+    }
+}
+
+/// A resized copy of a product image.
+#[derive(SimpleObject)]
+pub struct ImageThumbnail {
+    /// Same rules as `ProductImage.url`.
+    url: String,
+    /// Width in pixels.
+    width: i32,
+    /// Height in pixels.
+    height: i32,
+}
+
+/// The URL clients read an object from (public, or presigned: no database access either way).
+async fn read_url(ctx: &Context<'_>, key: &str) -> ApiResult<String> {
+    ctx.data_unchecked::<Services>()
+        .storage
+        .read_url(key)
+        .await
+        .map_err(ApiError::internal)
 }
 
 pub struct Category(ListedCategory);

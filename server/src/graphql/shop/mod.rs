@@ -20,7 +20,7 @@ use crate::config::Settings;
 
 pub use account::{AccountMutation, AccountQuery};
 pub use cart::{CartMutation, CartQuery, CartToken};
-pub use catalogue::CatalogueQuery;
+pub use catalogue::{CatalogueQuery, ProductImage};
 pub use live::{OrderStatusEvent, OrderSubscription};
 pub use orders::{OrdersMutation, OrdersQuery};
 
