@@ -119,9 +119,30 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         "unblockCustomer",
         r#"mutation { unblockCustomer(id: "0190b3c4-0000-7000-8000-000000000000") { id } }"#,
         "customers",
-    ),    (
+    ),
+    (
         "salesReport",
         r#"{ salesReport(from: "2026-11-01", to: "2026-11-07", bucket: DAY) { totalOrders } }"#,
+        "reports",
+    ),
+    (
+        "topProducts",
+        r#"{ topProducts(from: "2026-11-01", to: "2026-11-07", limit: 5) { rank } }"#,
+        "reports",
+    ),
+    (
+        "ordersByStatus",
+        r#"{ ordersByStatus(from: "2026-11-01", to: "2026-11-07") { status orders } }"#,
+        "reports",
+    ),
+    (
+        "paymentSuccessRate",
+        r#"{ paymentSuccessRate(from: "2026-11-01", to: "2026-11-07") { attempts } }"#,
+        "reports",
+    ),
+    (
+        "customerCohorts",
+        r#"{ customerCohorts(from: "2026-11-01", to: "2026-11-07", bucket: WEEK) { bucketStart } }"#,
         "reports",
     ),
 ];

@@ -3,10 +3,11 @@
 //! queries and the CSV exports over HTTP against the real server with a staff token; and the
 //! query plans on 100,000 orders (`EXPLAIN`: the orders are read through an index).
 
+mod admin;
 mod common;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use common::TestDb;
+use common::{TestDb, TestServer};
 use entity::{customers, order_lines, orders, payment_events, payments};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, NotSet, Set, Statement,
@@ -91,6 +92,7 @@ async fn order(
         idempotency_key: Set(None),
         created_at: Set(placed_at),
         updated_at: Set(placed_at),
+        ..Default::default()
     }
     .insert(db)
     .await
@@ -779,4 +781,331 @@ async fn plans_read_orders_by_index_on_100k_orders() {
         .map(|s| s.orders)
         .sum();
     assert_eq!(sales.total_orders, sold);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Over HTTP: the admin schema's report queries and the CSV exports
+
+const RANGE: &str = r#"from: "2026-11-20", to: "2026-11-26""#;
+
+async fn csv_get(server: &TestServer, path: &str, token: Option<&str>) -> reqwest::Response {
+    let mut request = server.client.get(server.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap()
+}
+
+/// The records of a CSV answer (header first), after its byte order mark.
+async fn csv_records(response: reqwest::Response) -> Vec<Vec<String>> {
+    csv_records_from(&response.bytes().await.unwrap())
+}
+
+fn rows(records: &[Vec<String>]) -> Vec<Vec<&str>> {
+    records
+        .iter()
+        .map(|r| r.iter().map(String::as_str).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn reports_over_graphql_and_csv() {
+    let test_db = TestDb::postgres().await;
+    let db = test_db.connect().await;
+    seed(&db).await;
+    // The data set's unpaid order and open payment are old: keep the server's sweeps from
+    // cancelling the one and verifying the other.
+    let server = TestServer::start_with(
+        &test_db,
+        &[
+            ("APP__CHECKOUT__PAYMENT_TIMEOUT_SECS", "3153600000"),
+            ("APP__PAYMENT__RECONCILE_AFTER_SECS", "3153600000"),
+        ],
+    )
+    .await;
+    let token = admin::staff_token(&server, &test_db, &["reports"]).await;
+    let content_only = admin::staff_token(&server, &test_db, &["content"]).await;
+
+    let body = admin::admin_gql(
+        &server,
+        Some(&token),
+        &format!(
+            "{{ salesReport({RANGE}, bucket: DAY) {{ totalOrders totalRevenue averageOrder rows {{ bucketStart orders revenue averageOrder }} }}
+               weekly: salesReport({RANGE}, bucket: WEEK) {{ rows {{ bucketStart orders revenue }} }}
+               topProducts({RANGE}, limit: 2) {{ rank variantId variantMahakId productName units revenue orders }}
+               byUnits: topProducts({RANGE}, by: UNITS) {{ variantId }}
+               ordersByStatus({RANGE}) {{ status orders total }}
+               paymentSuccessRate({RANGE}) {{ attempts succeeded failed cancelled pending orders paidAmount successRate }}
+               customerCohorts({RANGE}, bucket: DAY) {{ bucketStart newCustomers returningCustomers newOrders returningOrders newRevenue returningRevenue }} }}"
+        ),
+        json!({}),
+    )
+    .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let data = &body["data"];
+    assert_eq!(data["salesReport"]["totalOrders"], 6);
+    assert_eq!(data["salesReport"]["totalRevenue"], 2_150_002);
+    assert_eq!(data["salesReport"]["averageOrder"], 358_334);
+    assert_eq!(
+        data["salesReport"]["rows"][1],
+        json!({ "bucketStart": "2026-11-21", "orders": 2, "revenue": 1_000_001, "averageOrder": 500_001 })
+    );
+    assert_eq!(
+        data["salesReport"]["rows"][4],
+        json!({ "bucketStart": "2026-11-24", "orders": 1, "revenue": 300_000, "averageOrder": 300_000 })
+    );
+    assert_eq!(
+        data["weekly"]["rows"],
+        json!([
+            { "bucketStart": "2026-11-14", "orders": 0, "revenue": 0 },
+            { "bucketStart": "2026-11-21", "orders": 6, "revenue": 2_150_002 },
+        ])
+    );
+    assert_eq!(
+        data["topProducts"],
+        json!([
+            { "rank": 1, "variantId": "101", "variantMahakId": "1101", "productName": "چای", "units": 3, "revenue": 1_100_001, "orders": 2 },
+            { "rank": 2, "variantId": "102", "variantMahakId": "1102", "productName": "قهوه", "units": 4, "revenue": 650_001, "orders": 3 },
+        ])
+    );
+    assert_eq!(
+        data["byUnits"],
+        json!([{ "variantId": "102" }, { "variantId": "101" }, { "variantId": "103" }, { "variantId": "104" }])
+    );
+    assert_eq!(
+        data["ordersByStatus"],
+        json!([
+            { "status": "PENDING_PAYMENT", "orders": 1, "total": 700_000 },
+            { "status": "PAID", "orders": 3, "total": 1_100_001 },
+            { "status": "PROCESSING", "orders": 1, "total": 300_000 },
+            { "status": "SHIPPED", "orders": 1, "total": 250_000 },
+            { "status": "DELIVERED", "orders": 1, "total": 500_001 },
+            { "status": "CANCELLED", "orders": 1, "total": 9_999_999 },
+            { "status": "REFUNDED", "orders": 1, "total": 200_000 },
+        ])
+    );
+    assert_eq!(
+        data["paymentSuccessRate"],
+        json!({ "attempts": 7, "succeeded": 3, "failed": 1, "cancelled": 2, "pending": 1, "orders": 5, "paidAmount": 1_800_001, "successRate": 0.5 })
+    );
+    assert_eq!(
+        data["customerCohorts"][1],
+        json!({ "bucketStart": "2026-11-21", "newCustomers": 1, "returningCustomers": 0, "newOrders": 2, "returningOrders": 0, "newRevenue": 1_000_001, "returningRevenue": 0 })
+    );
+    assert_eq!(
+        data["customerCohorts"][5],
+        json!({ "bucketStart": "2026-11-25", "newCustomers": 0, "returningCustomers": 1, "newOrders": 0, "returningOrders": 1, "newRevenue": 0, "returningRevenue": 100_000 })
+    );
+
+    // Bad ranges are refused with the field named.
+    for (args, field) in [
+        (r#"from: "2026-11-27", to: "2026-11-26""#, "to"),
+        (r#"from: "2026/11/20", to: "2026-11-26""#, "from"),
+        (r#"from: "2020-01-01", to: "2026-11-26", bucket: DAY"#, "to"),
+    ] {
+        let body = admin::admin_gql(
+            &server,
+            Some(&token),
+            &format!("{{ salesReport({args}) {{ totalOrders }} }}"),
+            json!({}),
+        )
+        .await;
+        assert_eq!(common::error_codes(&body), ["BAD_USER_INPUT"], "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
+    }
+    let body = admin::admin_gql(
+        &server,
+        Some(&token),
+        &format!("{{ topProducts({RANGE}, limit: 0) {{ rank }} }}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(body["errors"][0]["extensions"]["field"], "limit", "{body}");
+
+    // CSV: same figures, quoted where needed, formulas defused.
+    let query = "from=2026-11-20&to=2026-11-26";
+    let response = csv_get(
+        &server,
+        &format!("/admin/reports/sales.csv?{query}"),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    assert_eq!(
+        response.headers()["content-disposition"],
+        "attachment; filename=\"sales-2026-11-20-2026-11-26.csv\""
+    );
+    let records = csv_records(response).await;
+    assert_eq!(
+        rows(&records),
+        vec![
+            vec![
+                "bucket_start",
+                "orders",
+                "revenue_rial",
+                "average_order_rial"
+            ],
+            vec!["2026-11-20", "0", "0", "0"],
+            vec!["2026-11-21", "2", "1000001", "500001"],
+            vec!["2026-11-22", "0", "0", "0"],
+            vec!["2026-11-23", "1", "500001", "500001"],
+            vec!["2026-11-24", "1", "300000", "300000"],
+            vec!["2026-11-25", "1", "100000", "100000"],
+            vec!["2026-11-26", "1", "250000", "250000"],
+        ]
+    );
+    let weekly = csv_records(
+        csv_get(
+            &server,
+            &format!("/admin/reports/sales.csv?{query}&bucket=week"),
+            Some(&token),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(weekly[2], ["2026-11-21", "6", "2150002", "358334"]);
+
+    let response = csv_get(
+        &server,
+        &format!("/admin/reports/top-products.csv?{query}"),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let bytes = response.bytes().await.unwrap();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    // The name with a comma and quotes is quoted, its quotes doubled.
+    assert!(text.contains("\"عسل, \"\"ممتاز\"\"\""), "{text}");
+    let records = csv_records_from(&bytes);
+    assert_eq!(
+        rows(&records),
+        vec![
+            vec![
+                "rank",
+                "variant_id",
+                "variant_mahak_id",
+                "product_name",
+                "variant_label",
+                "units",
+                "revenue_rial",
+                "orders"
+            ],
+            vec!["1", "101", "1101", "چای", "", "3", "1100001", "2"],
+            vec!["2", "102", "1102", "قهوه", "", "4", "650001", "3"],
+            vec!["3", "103", "1103", "عسل, \"ممتاز\"", "", "3", "300000", "1"],
+            vec!["4", "104", "1104", "'=SUM(A1:A9)", "", "1", "100000", "1"],
+        ]
+    );
+    let records = csv_records(
+        csv_get(
+            &server,
+            &format!("/admin/reports/orders-by-status.csv?{query}"),
+            Some(&token),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(records.len(), 8);
+    assert_eq!(records[2], ["paid", "3", "1100001"]);
+    assert_eq!(records[6], ["cancelled", "1", "9999999"]);
+    let records = csv_records(
+        csv_get(
+            &server,
+            &format!("/admin/reports/payment-success.csv?{query}"),
+            Some(&token),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        records[1],
+        ["7", "3", "1", "2", "1", "5", "1800001", "0.5000"]
+    );
+    let records = csv_records(
+        csv_get(
+            &server,
+            &format!("/admin/reports/customers.csv?{query}&bucket=week"),
+            Some(&token),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        rows(&records),
+        vec![
+            vec![
+                "bucket_start",
+                "new_customers",
+                "returning_customers",
+                "new_orders",
+                "returning_orders",
+                "new_revenue_rial",
+                "returning_revenue_rial"
+            ],
+            vec!["2026-11-14", "0", "0", "0", "0", "0", "0"],
+            vec!["2026-11-21", "2", "1", "5", "1", "2050002", "100000"],
+        ]
+    );
+
+    // Who may download, and bad requests.
+    let path = format!("/admin/reports/sales.csv?{query}");
+    assert_eq!(csv_get(&server, &path, None).await.status(), 401);
+    assert_eq!(
+        csv_get(&server, &path, Some("not-a-token")).await.status(),
+        401
+    );
+    assert_eq!(
+        csv_get(&server, &path, Some(&content_only)).await.status(),
+        403
+    );
+    assert_eq!(
+        csv_get(
+            &server,
+            &format!("/admin/reports/secrets.csv?{query}"),
+            Some(&token)
+        )
+        .await
+        .status(),
+        404
+    );
+    let response = csv_get(
+        &server,
+        "/admin/reports/sales.csv?from=2026-11-27&to=2026-11-26",
+        Some(&token),
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "BAD_USER_INPUT");
+    assert_eq!(error["error"]["field"], "to");
+    let response = csv_get(
+        &server,
+        "/admin/reports/sales.csv?to=2026-11-26",
+        Some(&token),
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    let response = csv_get(
+        &server,
+        &format!("/admin/reports/sales.csv?{query}&bucket=year"),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+}
+
+fn csv_records_from(bytes: &[u8]) -> Vec<Vec<String>> {
+    let body = bytes
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .expect("byte order mark");
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(body)
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
 }

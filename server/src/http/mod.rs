@@ -4,6 +4,7 @@
 pub mod graphql;
 mod limits;
 mod payments;
+mod reports_csv;
 mod sync_page;
 pub mod ws;
 
@@ -119,6 +120,7 @@ pub fn router(
         Some(local) => crate::storage::local::router(local.clone()),
         None => Router::new(),
     };
+    let reports_routes = reports_csv::router(state.db.clone(), &settings.jwt);
 
     Router::new()
         .route(
@@ -156,6 +158,7 @@ pub fn router(
         .with_state(state)
         .merge(payment_routes)
         .merge(media_routes)
+        .merge(reports_routes)
         .layer(layers)
 }
 

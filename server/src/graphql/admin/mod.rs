@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod orders;
+pub mod reports;
 pub mod staff;
 pub mod sync_console;
 
@@ -32,7 +33,13 @@ impl AdminMeta {
 }
 
 #[derive(MergedObject, Default)]
-pub struct AdminQuery(AdminMeta, StaffQuery, sync_console::SyncConsoleQuery, orders::OrdersQuery);
+pub struct AdminQuery(
+    AdminMeta,
+    StaffQuery,
+    sync_console::SyncConsoleQuery,
+    orders::OrdersQuery,
+    reports::ReportsQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct AdminMutation(StaffMutation, sync_console::SyncConsoleMutation, orders::OrdersMutation);
