@@ -9,7 +9,6 @@ use tokio::net::TcpListener;
 use crate::config::Settings;
 use crate::graphql::{admin, shop, Services};
 use crate::http::{self, AppState};
-use sync::pipeline::events::Events;
 
 pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let metrics = crate::telemetry::init_metrics()?;
