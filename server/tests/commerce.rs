@@ -1004,6 +1004,9 @@ async fn unpaid_orders_expire_and_release_their_stock() {
     );
     let event = published.try_recv().expect("the cancellation is published");
     assert_eq!(event.to, server::commerce::orders::OrderStatus::Cancelled);
-    assert_eq!(event.order_id.to_string(), order["data"]["checkout"]["id"].as_str().unwrap());
+    assert_eq!(
+        event.order_id.to_string(),
+        order["data"]["checkout"]["id"].as_str().unwrap()
+    );
     shop.add_ok(customer(&token), a, 1).await;
 }

@@ -199,7 +199,10 @@ async fn an_sms_that_keeps_failing_is_given_up_and_recorded() {
     assert!(row.processed_at.is_none());
     assert_eq!(row.attempts, 2);
     assert!(
-        row.last_error.as_deref().unwrap_or_default().contains("418"),
+        row.last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("418"),
         "{row:?}"
     );
     let notification = entity::notifications::Entity::find()

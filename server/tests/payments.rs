@@ -86,7 +86,10 @@ impl Shop {
             .await;
         assert!(body["errors"].is_null(), "{body}");
         assert_eq!(body["data"]["checkout"]["status"], "PENDING_PAYMENT");
-        body["data"]["checkout"]["number"].as_str().unwrap().to_string()
+        body["data"]["checkout"]["number"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     async fn start_payment(&self, token: &str, order: &str) -> Value {

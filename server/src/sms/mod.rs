@@ -56,7 +56,12 @@ impl SmsProvider for LogSms {
         text: &str,
         dedupe_id: i64,
     ) -> Result<(), SmsError> {
-        tracing::info!(phone = phone_e164, text, dedupe_id, "SMS (log SMS provider)");
+        tracing::info!(
+            phone = phone_e164,
+            text,
+            dedupe_id,
+            "SMS (log SMS provider)"
+        );
         Ok(())
     }
 }

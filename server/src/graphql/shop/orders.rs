@@ -334,7 +334,8 @@ impl OrdersMutation {
         let order = checkout::checkout(
             db(ctx),
             settings(ctx),
-            &ctx.data_unchecked::<crate::graphql::Services>().order_events,
+            &ctx.data_unchecked::<crate::graphql::Services>()
+                .order_events,
             customer_id,
             &CheckoutRequest {
                 address_id,
