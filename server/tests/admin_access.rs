@@ -77,6 +77,38 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         r#"mutation { resetStaffPassword(id: "00000000-0000-0000-0000-000000000000", password: "long-enough-password") { id } }"#,
         "staff",
     ),
+    (
+        "products",
+        "{ products(first: 2, filter: { published: false }) { totalCount edges { node { id name variants { stock { available } } } } } }",
+        "catalogue",
+    ),
+    ("product", r#"{ product(id: "999999") { id slug } }"#, "catalogue"),
+    ("categories", "{ categories { id name published } }", "catalogue"),
+    (
+        "stock",
+        r#"{ stock(variantId: "999999") { onHand reserved available } }"#,
+        "catalogue",
+    ),
+    (
+        "lowStock",
+        "{ lowStock(threshold: 0, first: 5) { edges { cursor } pageInfo { hasNextPage } } }",
+        "catalogue",
+    ),
+    (
+        "updateProductListing",
+        r#"mutation { updateProductListing(productId: "999999", input: { published: false }) { id } }"#,
+        "catalogue",
+    ),
+    (
+        "setProductsPublished",
+        r#"mutation { setProductsPublished(productIds: ["999999"], published: true) { productId ok error } }"#,
+        "catalogue",
+    ),
+    (
+        "updateCategoryListing",
+        r#"mutation { updateCategoryListing(categoryId: "999999", input: { displayOrder: 1 }) { id } }"#,
+        "catalogue",
+    ),
     ("orders", "{ orders { edges { cursor } } }", "orders"),
     ("order", r#"{ order(number: "1") { id } }"#, "orders"),
     (

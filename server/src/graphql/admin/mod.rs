@@ -8,6 +8,7 @@
 //! transaction as its change.
 
 pub mod access;
+pub mod catalogue;
 pub mod orders;
 pub mod reports;
 pub mod staff;
@@ -37,12 +38,18 @@ pub struct AdminQuery(
     AdminMeta,
     StaffQuery,
     sync_console::SyncConsoleQuery,
+    catalogue::CatalogueQuery,
     orders::OrdersQuery,
     reports::ReportsQuery,
 );
 
 #[derive(MergedObject, Default)]
-pub struct AdminMutation(StaffMutation, sync_console::SyncConsoleMutation, orders::OrdersMutation);
+pub struct AdminMutation(
+    StaffMutation,
+    catalogue::CatalogueMutation,
+    sync_console::SyncConsoleMutation,
+    orders::OrdersMutation,
+);
 
 #[derive(MergedSubscription, Default)]
 pub struct AdminSubscription(sync_console::SyncConsoleSubscription);
