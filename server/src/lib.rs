@@ -6,6 +6,7 @@ pub mod auth;
 pub mod catalogue;
 pub mod commerce;
 pub mod config;
+pub mod content;
 pub mod customers;
 pub use sync::db;
 pub mod error;

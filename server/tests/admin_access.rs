@@ -177,6 +177,59 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         r#"{ customerCohorts(from: "2026-11-01", to: "2026-11-07", bucket: WEEK) { bucketStart } }"#,
         "reports",
     ),
+    ("contentPages", "{ contentPages { id slug } }", "content"),
+    (
+        "contentPage",
+        r#"{ contentPage(id: "0190b3c4-0000-7000-8000-000000000000") { id } }"#,
+        "content",
+    ),
+    ("banners", "{ banners { id title } }", "content"),
+    ("promotions", "{ promotions { id code } }", "content"),
+    (
+        "createPage",
+        r#"mutation { createPage(input: { slug: "table-page", title: "T", body: "b" }) { id } }"#,
+        "content",
+    ),
+    (
+        "updatePage",
+        r#"mutation { updatePage(id: "0190b3c4-0000-7000-8000-000000000000", input: { title: "X" }) { id } }"#,
+        "content",
+    ),
+    (
+        "deletePage",
+        r#"mutation { deletePage(id: "0190b3c4-0000-7000-8000-000000000000") { id } }"#,
+        "content",
+    ),
+    (
+        "createBanner",
+        r#"mutation { createBanner(input: { title: "T", image: "banners/t.jpg" }) { id } }"#,
+        "content",
+    ),
+    (
+        "updateBanner",
+        r#"mutation { updateBanner(id: "0190b3c4-0000-7000-8000-000000000000", input: { title: "X" }) { id } }"#,
+        "content",
+    ),
+    (
+        "deleteBanner",
+        r#"mutation { deleteBanner(id: "0190b3c4-0000-7000-8000-000000000000") { id } }"#,
+        "content",
+    ),
+    (
+        "createPromotion",
+        r#"mutation { createPromotion(input: { code: "TABLE10", percentage: 10 }) { id } }"#,
+        "content",
+    ),
+    (
+        "updatePromotion",
+        r#"mutation { updatePromotion(id: "0190b3c4-0000-7000-8000-000000000000", input: { active: true }) { id } }"#,
+        "content",
+    ),
+    (
+        "deactivatePromotion",
+        r#"mutation { deactivatePromotion(id: "0190b3c4-0000-7000-8000-000000000000") { id } }"#,
+        "content",
+    ),
 ];
 
 /// Admin root fields anyone may call: signing in and out, and the server version.

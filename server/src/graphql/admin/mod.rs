@@ -8,6 +8,7 @@
 //! transaction as its change.
 
 pub mod access;
+pub mod content;
 pub mod catalogue;
 pub mod orders;
 pub mod reports;
@@ -41,6 +42,7 @@ pub struct AdminQuery(
     catalogue::CatalogueQuery,
     orders::OrdersQuery,
     reports::ReportsQuery,
+    content::ContentQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -49,6 +51,7 @@ pub struct AdminMutation(
     catalogue::CatalogueMutation,
     sync_console::SyncConsoleMutation,
     orders::OrdersMutation,
+    content::ContentMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -3,6 +3,7 @@
 mod account;
 mod cart;
 mod catalogue;
+mod content;
 mod live;
 mod orders;
 mod payments;
@@ -25,7 +26,13 @@ pub use live::{OrderStatusEvent, OrderSubscription};
 pub use orders::{OrdersMutation, OrdersQuery};
 
 #[derive(MergedObject, Default)]
-pub struct ShopQuery(CatalogueQuery, AccountQuery, CartQuery, OrdersQuery);
+pub struct ShopQuery(
+    CatalogueQuery,
+    AccountQuery,
+    CartQuery,
+    OrdersQuery,
+    content::ContentQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct ShopMutation(
