@@ -1,7 +1,7 @@
 //! The admin catalogue (merchandising) end to end: the real server binary, real HTTP, staff
-//! signed in over `/admin/graphql`; the catalogue seeded as sync writes it. The list runs on
-//! PostgreSQL and on SQLite (its SQL differs per backend); edits, bulk publish and the stock
-//! view against a checkout's reservation run on PostgreSQL.
+//! signed in over `/admin/graphql`; the catalogue seeded as sync writes it. The list, edits
+//! and bulk publish run on PostgreSQL and on SQLite (the SQL differs per backend); the stock
+//! view against a checkout's reservation and the statement count run on PostgreSQL.
 
 mod admin;
 mod common;
@@ -390,8 +390,16 @@ const SHOP_PRODUCT: &str =
     "query($slug: String!) { product(slug: $slug) { id name description seoTitle seoDescription } }";
 
 #[tokio::test]
-async fn listing_edits_reach_the_shop_and_are_audited() {
-    let db = TestDb::postgres().await;
+async fn listing_edits_reach_the_shop_and_are_audited_on_postgres() {
+    listing_edits_reach_the_shop_and_are_audited(TestDb::postgres().await).await;
+}
+
+#[tokio::test]
+async fn listing_edits_reach_the_shop_and_are_audited_on_sqlite() {
+    listing_edits_reach_the_shop_and_are_audited(TestDb::sqlite()).await;
+}
+
+async fn listing_edits_reach_the_shop_and_are_audited(db: TestDb) {
     let conn = db.connect().await;
     let seeded = seed_catalogue(&conn).await;
     let admin = start_admin(&db, TestServer::start(&db).await).await;
@@ -603,8 +611,16 @@ const PUBLISH: &str = "mutation($ids: [ID!]!, $p: Boolean!) {
 }";
 
 #[tokio::test]
-async fn bulk_publish_answers_per_row() {
-    let db = TestDb::postgres().await;
+async fn bulk_publish_answers_per_row_on_postgres() {
+    bulk_publish_answers_per_row(TestDb::postgres().await).await;
+}
+
+#[tokio::test]
+async fn bulk_publish_answers_per_row_on_sqlite() {
+    bulk_publish_answers_per_row(TestDb::sqlite()).await;
+}
+
+async fn bulk_publish_answers_per_row(db: TestDb) {
     let conn = db.connect().await;
     let seeded = seed_catalogue(&conn).await;
     let admin = start_admin(&db, TestServer::start(&db).await).await;
