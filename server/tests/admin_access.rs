@@ -230,6 +230,26 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         r#"mutation { deactivatePromotion(id: "0190b3c4-0000-7000-8000-000000000000") { id } }"#,
         "content",
     ),
+    (
+        "createImageUpload",
+        r#"mutation { createImageUpload(productId: "999999", contentType: "image/jpeg", size: 1000) { uploadId url } }"#,
+        "catalogue",
+    ),
+    (
+        "attachProductImage",
+        r#"mutation { attachProductImage(uploadId: "00000000-0000-0000-0000-000000000000", alt: "x") { id url } }"#,
+        "catalogue",
+    ),
+    (
+        "reorderProductImages",
+        r#"mutation { reorderProductImages(productId: "999999", imageIds: []) { id } }"#,
+        "catalogue",
+    ),
+    (
+        "deleteProductImage",
+        r#"mutation { deleteProductImage(id: "999999") }"#,
+        "catalogue",
+    ),
 ];
 
 /// Admin root fields anyone may call: signing in and out, and the server version.

@@ -6,6 +6,7 @@
 //! s3s-fs is found at `S3S_FS_BIN` or `/work/tools/bin/s3s-fs`; without it these tests fail and
 //! say how to install it.
 
+mod admin;
 mod common;
 
 use std::io::Cursor;
@@ -20,6 +21,7 @@ use entity::{audit_entries, image_uploads, product_images};
 use image::{DynamicImage, ImageBuffer, ImageFormat, Rgb, Rgba};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use secrecy::SecretString;
+use serde_json::{json, Value};
 use server::config::{StorageBackend, StorageSettings};
 use server::error::ApiError;
 use server::media::{self, MediaRules};
@@ -94,6 +96,18 @@ impl S3Server {
             path_style: true,
             ..StorageSettings::default()
         }
+    }
+
+    /// `APP__STORAGE__...` for a server using this bucket.
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("APP__STORAGE__BACKEND", "s3".into()),
+            ("APP__STORAGE__ENDPOINT", self.endpoint.clone()),
+            ("APP__STORAGE__REGION", "us-east-1".into()),
+            ("APP__STORAGE__BUCKET", BUCKET.into()),
+            ("APP__STORAGE__ACCESS_KEY_ID", ACCESS_KEY.into()),
+            ("APP__STORAGE__SECRET_ACCESS_KEY", SECRET_KEY.into()),
+        ]
     }
 
     /// Whether the object is on s3s-fs's disk (checked behind the S3 API's back).
@@ -611,5 +625,348 @@ async fn local_disk_store_signed_put_and_get() {
     ] {
         let status = reqwest::get(server.url(path)).await.unwrap().status();
         assert_eq!(status, 404, "{path}");
+    }
+}
+
+const CREATE: &str = "mutation($p: ID!, $t: String!, $s: Int!) { createImageUpload(productId: $p, contentType: $t, size: $s) { uploadId method url headers { name value } expiresAt } }";
+const ATTACH: &str = "mutation($u: ID!, $a: String) { attachProductImage(uploadId: $u, alt: $a) { id url altText position width height thumbnails { url width height } } }";
+const SHOP_IMAGES: &str = "query($slug: String!) { product(slug: $slug) { images { url altText width height position thumbnails { width height url } } } }";
+
+/// The `extensions` of the first error, or `Null`.
+fn first_error(body: &Value) -> &Value {
+    &body["errors"][0]["extensions"]
+}
+
+/// `createImageUpload` then the PUT; returns the upload id (the PUT must succeed).
+async fn upload_via_api(
+    server: &TestServer,
+    token: &str,
+    product: i64,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> String {
+    let body = admin::admin_gql(
+        server,
+        Some(token),
+        CREATE,
+        json!({ "p": product.to_string(), "t": content_type, "s": bytes.len() }),
+    )
+    .await;
+    let ticket = &body["data"]["createImageUpload"];
+    assert_eq!(ticket["method"], "PUT", "{body}");
+    let url = ticket["url"].as_str().unwrap();
+    let url = if url.starts_with('/') {
+        server.url(url)
+    } else {
+        url.to_string()
+    };
+    let headers: Vec<(String, String)> = ticket["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["name"].as_str().unwrap().to_string(),
+                h["value"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let response = upload(&url, &headers, bytes).await;
+    assert!(
+        response.status().is_success(),
+        "PUT {url}: {}",
+        response.status()
+    );
+    ticket["uploadId"].as_str().unwrap().to_string()
+}
+
+async fn attach_via_api(server: &TestServer, token: &str, upload_id: &str, alt: &str) -> Value {
+    admin::admin_gql(
+        server,
+        Some(token),
+        ATTACH,
+        json!({ "u": upload_id, "a": alt }),
+    )
+    .await
+}
+
+/// GETs a URL the API handed out (relative ones are this server's).
+async fn fetch(server: &TestServer, url: &str) -> reqwest::Response {
+    let url = if url.starts_with('/') {
+        server.url(url)
+    } else {
+        url.to_string()
+    };
+    reqwest::get(&url).await.expect("GET image")
+}
+
+async fn fetch_bytes(server: &TestServer, url: &str) -> Vec<u8> {
+    let response = fetch(server, url).await;
+    assert_eq!(response.status(), 200, "GET {url}");
+    response.bytes().await.unwrap().to_vec()
+}
+
+/// The admin API and the shop against the real server with the S3 backend: upload through a
+/// presigned PUT, attach, thumbnails, the shop's URLs (presigned GETs) serving the same bytes,
+/// bad uploads refused, reorder, delete.
+#[tokio::test]
+async fn s3_images_through_the_admin_api_and_the_shop() {
+    let s3 = S3Server::start().await;
+    let db = TestDb::postgres().await;
+    let env = s3.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.push(("APP__STORAGE__MAX_UPLOAD_BYTES", "1048576"));
+    let server = TestServer::start_with(&db, &env).await;
+    let conn = db.connect().await;
+    let product = seed::product(
+        &conn,
+        &ProductSpec {
+            images: 0,
+            ..ProductSpec::new(5001, "قوری")
+        },
+    )
+    .await;
+    let token = admin::staff_token(&server, &db, &["catalogue"]).await;
+
+    // Upload and attach a 900×600 JPEG.
+    let original = jpeg(900, 600);
+    let upload_id = upload_via_api(&server, &token, product, "image/jpeg", original.clone()).await;
+    let body = attach_via_api(&server, &token, &upload_id, "نمای روبه‌رو").await;
+    let image = &body["data"]["attachProductImage"];
+    assert_eq!(image["position"], 0, "{body}");
+    assert_eq!(
+        (image["width"].as_i64(), image["height"].as_i64()),
+        (Some(900), Some(600))
+    );
+    assert_eq!(image["altText"], "نمای روبه‌رو");
+    // Presigned GET (no public base URL configured) straight from the bucket.
+    assert!(
+        image["url"].as_str().unwrap().starts_with(&s3.endpoint),
+        "{image}"
+    );
+    assert!(
+        image["url"].as_str().unwrap().contains("X-Amz-Signature="),
+        "{image}"
+    );
+    // Attaching again: the same image.
+    let again = attach_via_api(&server, &token, &upload_id, "x").await;
+    assert_eq!(again["data"]["attachProductImage"]["id"], image["id"]);
+
+    // Thumbnails exist in the store with the right dimensions (480 and 900 capped from 1200).
+    let thumbs = image["thumbnails"].as_array().unwrap();
+    let sizes: Vec<(i64, i64)> = thumbs
+        .iter()
+        .map(|t| (t["width"].as_i64().unwrap(), t["height"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(sizes, [(160, 107), (480, 320), (900, 600)]);
+    for thumb in thumbs {
+        let bytes = fetch_bytes(&server, thumb["url"].as_str().unwrap()).await;
+        let decoded = image::load_from_memory_with_format(&bytes, ImageFormat::Jpeg).unwrap();
+        assert_eq!(
+            (decoded.width() as i64, decoded.height() as i64),
+            (
+                thumb["width"].as_i64().unwrap(),
+                thumb["height"].as_i64().unwrap()
+            )
+        );
+    }
+
+    // The shop shows it; its URL serves the uploaded bytes.
+    let shop = server.shop(SHOP_IMAGES, json!({ "slug": "p-5001" })).await;
+    let images = shop["data"]["product"]["images"].as_array().unwrap();
+    assert_eq!(images.len(), 1, "{shop}");
+    assert_eq!(images[0]["altText"], "نمای روبه‌رو");
+    assert_eq!(images[0]["thumbnails"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        fetch_bytes(&server, images[0]["url"].as_str().unwrap()).await,
+        original
+    );
+    let w160 = fetch_bytes(&server, images[0]["thumbnails"][0]["url"].as_str().unwrap()).await;
+    assert_eq!(image::load_from_memory(&w160).unwrap().width(), 160);
+    // A tampered presigned URL is refused by the store.
+    let tampered = flip_after(images[0]["url"].as_str().unwrap(), "X-Amz-Signature=");
+    assert_eq!(fetch(&server, &tampered).await.status(), 403);
+
+    // Refused at create: a wrong content type, an oversized file (limit 1 MiB here).
+    for (content_type, size, field) in [
+        ("image/gif", 1000, "contentType"),
+        ("application/pdf", 1000, "contentType"),
+        ("image/jpeg", 1_048_577, "size"),
+    ] {
+        let body = admin::admin_gql(
+            &server,
+            Some(&token),
+            CREATE,
+            json!({ "p": product.to_string(), "t": content_type, "s": size }),
+        )
+        .await;
+        assert_eq!(first_error(&body)["code"], "BAD_USER_INPUT", "{body}");
+        assert_eq!(first_error(&body)["field"], field, "{body}");
+    }
+    let body = admin::admin_gql(
+        &server,
+        Some(&token),
+        CREATE,
+        json!({ "p": "999999", "t": "image/jpeg", "s": 1000 }),
+    )
+    .await;
+    assert_eq!(first_error(&body)["code"], "NOT_FOUND", "{body}");
+
+    // Refused at attach, object deleted: text declared as PNG, a PNG declared as JPEG.
+    for (declared, bytes, expected) in [
+        (
+            "image/png",
+            b"plain text, not a picture".repeat(8),
+            "not a valid PNG",
+        ),
+        ("image/jpeg", png(50, 50), "is a PNG image"),
+    ] {
+        let upload_id = upload_via_api(&server, &token, product, declared, bytes).await;
+        let key = image_uploads::Entity::find_by_id(Uuid::parse_str(&upload_id).unwrap())
+            .one(&conn)
+            .await
+            .unwrap()
+            .unwrap()
+            .object_key;
+        assert!(s3.has_file(&key));
+        let body = attach_via_api(&server, &token, &upload_id, "").await;
+        assert_eq!(first_error(&body)["code"], "BAD_USER_INPUT", "{body}");
+        assert_eq!(first_error(&body)["field"], "uploadId", "{body}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(expected), "{message}");
+        assert!(!s3.has_file(&key), "rejected object {key} kept");
+    }
+
+    // A second image, then reorder and delete through the API.
+    let upload_id = upload_via_api(&server, &token, product, "image/png", png(120, 90)).await;
+    let second = attach_via_api(&server, &token, &upload_id, "side").await;
+    let second = &second["data"]["attachProductImage"];
+    assert_eq!(second["position"], 1, "{second}");
+    let (first_id, second_id) = (image["id"].clone(), second["id"].clone());
+    let body = admin::admin_gql(
+        &server,
+        Some(&token),
+        "mutation($p: ID!, $ids: [ID!]!) { reorderProductImages(productId: $p, imageIds: $ids) { id position } }",
+        json!({ "p": product.to_string(), "ids": [first_id] }),
+    )
+    .await;
+    assert_eq!(first_error(&body)["field"], "imageIds", "{body}");
+    let body = admin::admin_gql(
+        &server,
+        Some(&token),
+        "mutation($p: ID!, $ids: [ID!]!) { reorderProductImages(productId: $p, imageIds: $ids) { id position } }",
+        json!({ "p": product.to_string(), "ids": [second_id, first_id] }),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["reorderProductImages"],
+        json!([{ "id": second_id, "position": 0 }, { "id": first_id, "position": 1 }]),
+        "{body}"
+    );
+    let shop = server.shop(SHOP_IMAGES, json!({ "slug": "p-5001" })).await;
+    let alts: Vec<&str> = shop["data"]["product"]["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["altText"].as_str().unwrap())
+        .collect();
+    assert_eq!(alts, ["side", "نمای روبه‌رو"]);
+
+    let first_keys: Vec<String> = {
+        let row =
+            product_images::Entity::find_by_id(first_id.as_str().unwrap().parse::<i64>().unwrap())
+                .one(&conn)
+                .await
+                .unwrap()
+                .unwrap();
+        std::iter::once(row.object_key.clone())
+            .chain(media::thumbnails(&row).into_iter().map(|t| t.key))
+            .collect()
+    };
+    assert_eq!(first_keys.len(), 4);
+    let body = admin::admin_gql(
+        &server,
+        Some(&token),
+        "mutation($id: ID!) { deleteProductImage(id: $id) }",
+        json!({ "id": first_id }),
+    )
+    .await;
+    assert_eq!(body["data"]["deleteProductImage"], first_id, "{body}");
+    for key in &first_keys {
+        assert!(!s3.has_file(key), "{key} left behind");
+    }
+    let shop = server.shop(SHOP_IMAGES, json!({ "slug": "p-5001" })).await;
+    assert_eq!(
+        shop["data"]["product"]["images"].as_array().unwrap().len(),
+        1
+    );
+
+    // Without the catalogue permission: refused, nothing recorded.
+    let other = admin::staff_token(&server, &db, &["orders"]).await;
+    let body = admin::admin_gql(
+        &server,
+        Some(&other),
+        CREATE,
+        json!({ "p": product.to_string(), "t": "image/jpeg", "s": 1000 }),
+    )
+    .await;
+    assert_eq!(first_error(&body)["code"], "FORBIDDEN", "{body}");
+    assert_eq!(
+        image_uploads::Entity::find()
+            .all(&conn)
+            .await
+            .unwrap()
+            .len(),
+        4
+    );
+}
+
+/// The same flow on the embedded default's local-disk store: the upload URL points at this
+/// server, the shop's URLs too.
+#[tokio::test]
+async fn local_disk_images_through_the_admin_api_and_the_shop() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::postgres().await;
+    let server = TestServer::start_with(
+        &db,
+        &[("APP__STORAGE__LOCAL_DIR", dir.path().to_str().unwrap())],
+    )
+    .await;
+    let conn = db.connect().await;
+    let product = seed::product(
+        &conn,
+        &ProductSpec {
+            images: 0,
+            ..ProductSpec::new(5002, "سینی")
+        },
+    )
+    .await;
+    let token = admin::staff_token(&server, &db, &["catalogue"]).await;
+
+    let original = jpeg(200, 100);
+    let upload_id = upload_via_api(&server, &token, product, "image/jpeg", original.clone()).await;
+    let body = attach_via_api(&server, &token, &upload_id, "tray").await;
+    let image = &body["data"]["attachProductImage"];
+    let url = image["url"].as_str().unwrap();
+    assert!(url.starts_with("/media/products/"), "{body}");
+    let key = url.trim_start_matches("/media/");
+    assert_eq!(std::fs::read(dir.path().join(key)).unwrap(), original);
+
+    let shop = server.shop(SHOP_IMAGES, json!({ "slug": "p-5002" })).await;
+    let images = &shop["data"]["product"]["images"];
+    assert_eq!(images[0]["url"], url, "{shop}");
+    assert_eq!(fetch_bytes(&server, url).await, original);
+    let sizes: Vec<i64> = images[0]["thumbnails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["width"].as_i64().unwrap())
+        .collect();
+    assert_eq!(sizes, [160, 200]);
+    for thumb in images[0]["thumbnails"].as_array().unwrap() {
+        let bytes = fetch_bytes(&server, thumb["url"].as_str().unwrap()).await;
+        let decoded = image::load_from_memory(&bytes).unwrap();
+        assert_eq!(decoded.width() as i64, thumb["width"].as_i64().unwrap());
+        assert_eq!(decoded.height() as i64, thumb["height"].as_i64().unwrap());
     }
 }

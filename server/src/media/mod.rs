@@ -29,6 +29,7 @@ pub use process::{process, Processed, Rejection, THUMBNAIL_WIDTHS};
 
 use crate::config::StorageSettings;
 use crate::error::{ApiError, ApiResult};
+use crate::staff::audit;
 use crate::storage::{ObjectStore, PresignedPut};
 
 /// Longest alt text accepted, in characters.
@@ -150,7 +151,7 @@ pub async fn create_upload(
     }
     .insert(&txn)
     .await?;
-    record_audit(
+    audit::record(
         &txn,
         staff_id,
         "product_image.upload",
@@ -302,7 +303,7 @@ pub async fn attach(
         .filter(image_uploads::Column::Id.eq(upload.id))
         .exec(&txn)
         .await?;
-    record_audit(
+    audit::record(
         &txn,
         staff_id,
         "product_image.attach",
@@ -314,32 +315,6 @@ pub async fn attach(
     .await?;
     txn.commit().await?;
     Ok(image)
-}
-
-/// Writes the audit entry of a change, in the change's transaction. The same row
-/// `crate::staff::audit::record` writes; called directly until that module is in.
-async fn record_audit<C: ConnectionTrait>(
-    conn: &C,
-    staff_id: Uuid,
-    action: &str,
-    target_type: &str,
-    target_id: &str,
-    before: Option<serde_json::Value>,
-    after: Option<serde_json::Value>,
-) -> Result<(), DbErr> {
-    entity::audit_entries::ActiveModel {
-        staff_user_id: Set(Some(staff_id)),
-        action: Set(action.to_string()),
-        target_type: Set(target_type.to_string()),
-        target_id: Set(target_id.to_string()),
-        before: Set(before),
-        after: Set(after),
-        created_at: Set(Utc::now()),
-        ..Default::default()
-    }
-    .insert(conn)
-    .await?;
-    Ok(())
 }
 
 /// Deletes a rejected upload; a failure only leaves an unused object behind.
@@ -426,7 +401,7 @@ pub async fn reorder(
         }
         reordered.push(image);
     }
-    record_audit(
+    audit::record(
         &txn,
         staff_id,
         "product_image.reorder",
@@ -456,7 +431,7 @@ pub async fn delete(
     product_images::Entity::delete_by_id(image.id)
         .exec(&txn)
         .await?;
-    record_audit(
+    audit::record(
         &txn,
         staff_id,
         "product_image.delete",

@@ -8,6 +8,7 @@
 //! transaction as its change.
 
 pub mod access;
+pub mod media;
 pub mod content;
 pub mod catalogue;
 pub mod orders;
@@ -52,6 +53,7 @@ pub struct AdminMutation(
     sync_console::SyncConsoleMutation,
     orders::OrdersMutation,
     content::ContentMutation,
+    media::MediaMutation,
 );
 
 #[derive(MergedSubscription, Default)]
