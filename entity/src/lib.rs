@@ -47,13 +47,13 @@
 //! - Checkout (`m20261126_000003_checkout`): `orders.idempotency_key`, [`order_number_seq`],
 //!   [`stock_reservations`].
 //!
+//! - Staff sessions (`m20261127_000001_staff_sessions`): [`staff_refresh_tokens`].
+//!
 //! - Reports and banners (`m20261127_000003_reports_and_banners`): report indexes on `orders`
 //!   and `payments`, [`banners`].
 //!
 //! - Sync console (`m20261127_000004_sync_console`): [`sync_requests`], the progress columns of
 //!   `sync_runs`, `dead_letters.discard_reason`.
-//!
-//! - Staff sessions (`m20261127_000001_staff_sessions`): [`staff_refresh_tokens`].
 //!
 //! - Image uploads (`m20261127_000002_image_uploads`): [`image_uploads`],
 //!   `product_images.thumbnails`.

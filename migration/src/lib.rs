@@ -17,9 +17,9 @@ mod m20261126_000003_checkout;
 mod m20261127_000001_staff_sessions;
 mod m20261127_000002_image_uploads;
 mod m20261127_000003_reports_and_banners;
+mod m20261127_000004_sync_console;
 mod m20261127_000005_outbox_delivery;
 mod m20261127_000007_fulfilment;
-mod m20261127_000004_sync_console;
 
 pub struct Migrator;
 
@@ -38,8 +38,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_staff_sessions::Migration),
             Box::new(m20261127_000002_image_uploads::Migration),
             Box::new(m20261127_000003_reports_and_banners::Migration),
-            Box::new(m20261127_000005_outbox_delivery::Migration),
             Box::new(m20261127_000004_sync_console::Migration),
+            Box::new(m20261127_000005_outbox_delivery::Migration),
             Box::new(m20261127_000007_fulfilment::Migration),
         ]
     }

@@ -20,7 +20,7 @@ pub mod outbox;
 pub mod payment;
 pub mod reports;
 pub mod sms;
-pub mod storage;
 pub mod staff;
+pub mod storage;
 pub mod sync_console;
 pub mod telemetry;

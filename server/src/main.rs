@@ -138,7 +138,9 @@ async fn create_admin(
         line.trim_end_matches(['\r', '\n']).to_string()
     } else {
         password.ok_or_else(|| {
-            anyhow::anyhow!("give the password with --password-stdin or the ADMIN_PASSWORD variable")
+            anyhow::anyhow!(
+                "give the password with --password-stdin or the ADMIN_PASSWORD variable"
+            )
         })?
     };
     let display_name =

@@ -78,6 +78,26 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         "staff",
     ),
     (
+        "createImageUpload",
+        r#"mutation { createImageUpload(productId: "999999", contentType: "image/jpeg", size: 1000) { uploadId url } }"#,
+        "catalogue",
+    ),
+    (
+        "attachProductImage",
+        r#"mutation { attachProductImage(uploadId: "00000000-0000-0000-0000-000000000000", alt: "x") { id url } }"#,
+        "catalogue",
+    ),
+    (
+        "reorderProductImages",
+        r#"mutation { reorderProductImages(productId: "999999", imageIds: []) { id } }"#,
+        "catalogue",
+    ),
+    (
+        "deleteProductImage",
+        r#"mutation { deleteProductImage(id: "999999") }"#,
+        "catalogue",
+    ),
+    (
         "products",
         "{ products(first: 2, filter: { published: false }) { totalCount edges { node { id name variants { stock { available } } } } } }",
         "catalogue",
@@ -230,26 +250,60 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         r#"mutation { deactivatePromotion(id: "0190b3c4-0000-7000-8000-000000000000") { id } }"#,
         "content",
     ),
+    // The sync console (server/tests/sync_console.rs has the behaviour).
     (
-        "createImageUpload",
-        r#"mutation { createImageUpload(productId: "999999", contentType: "image/jpeg", size: 1000) { uploadId url } }"#,
-        "catalogue",
+        "syncStatus",
+        "{ syncStatus { openDeadLetters entities { entity checkpoint } } }",
+        "sync",
     ),
     (
-        "attachProductImage",
-        r#"mutation { attachProductImage(uploadId: "00000000-0000-0000-0000-000000000000", alt: "x") { id url } }"#,
-        "catalogue",
+        "syncRuns",
+        "{ syncRuns(first: 5) { edges { cursor node { id outcome } } pageInfo { hasNextPage } } }",
+        "sync",
     ),
     (
-        "reorderProductImages",
-        r#"mutation { reorderProductImages(productId: "999999", imageIds: []) { id } }"#,
-        "catalogue",
+        "syncRun",
+        r#"{ syncRun(id: "0190b3c4-0000-7000-8000-000000000000") { id } }"#,
+        "sync",
+    ),
+    ("syncRequest", r#"{ syncRequest(id: "999999") { id } }"#, "sync"),
+    (
+        "deadLetters",
+        "{ deadLetters(first: 5, openOnly: true) { edges { node { id error } } } }",
+        "sync",
     ),
     (
-        "deleteProductImage",
-        r#"mutation { deleteProductImage(id: "999999") }"#,
-        "catalogue",
+        "replayDeadLetter",
+        r#"mutation { replayDeadLetter(id: "999999") { replayed } }"#,
+        "sync",
     ),
+    (
+        "replayDeadLetters",
+        "mutation { replayDeadLetters(entity: STORE) { replayed stillFailing } }",
+        "sync",
+    ),
+    (
+        "discardDeadLetter",
+        r#"mutation { discardDeadLetter(id: "999999", reason: "table") { id } }"#,
+        "sync",
+    ),
+    (
+        "triggerSync",
+        "mutation { triggerSync(entity: SETTING) { id } }",
+        "sync",
+    ),
+    // Subscriptions are checked over WebSocket (see `subscription_refusal`).
+    (
+        "syncStatusChanged",
+        "subscription { syncStatusChanged { kind } }",
+        "sync",
+    ),
+    (
+        "deadLetterAdded",
+        "subscription { deadLetterAdded { id } }",
+        "sync",
+    ),
+    ("orderPlaced", "subscription { orderPlaced { id } }", "orders"),
 ];
 
 /// Admin root fields anyone may call: signing in and out, and the server version.

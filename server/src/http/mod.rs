@@ -120,6 +120,7 @@ pub fn router(
         Some(local) => crate::storage::local::router(local.clone()),
         None => Router::new(),
     };
+
     let reports_routes = reports_csv::router(state.db.clone(), &settings.jwt);
 
     Router::new()

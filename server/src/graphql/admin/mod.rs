@@ -8,9 +8,9 @@
 //! transaction as its change.
 
 pub mod access;
-pub mod media;
-pub mod content;
 pub mod catalogue;
+pub mod content;
+pub mod media;
 pub mod orders;
 pub mod reports;
 pub mod staff;
@@ -49,11 +49,11 @@ pub struct AdminQuery(
 #[derive(MergedObject, Default)]
 pub struct AdminMutation(
     StaffMutation,
+    media::MediaMutation,
     catalogue::CatalogueMutation,
     sync_console::SyncConsoleMutation,
     orders::OrdersMutation,
     content::ContentMutation,
-    media::MediaMutation,
 );
 
 #[derive(MergedSubscription, Default)]
