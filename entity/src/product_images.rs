@@ -25,6 +25,9 @@ pub struct Model {
     /// "byte_size" }`, narrowest first; null when the image has none.
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub thumbnails: Option<Json>,
+    /// The Mahak `Picture` id the image was fetched from; null for uploaded images.
+    #[sea_orm(unique)]
+    pub mahak_picture_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

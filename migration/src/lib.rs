@@ -20,6 +20,7 @@ mod m20261127_000003_reports_and_banners;
 mod m20261127_000004_sync_console;
 mod m20261127_000005_outbox_delivery;
 mod m20261127_000007_fulfilment;
+mod m20261127_000008_mahak_pictures;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_sync_console::Migration),
             Box::new(m20261127_000005_outbox_delivery::Migration),
             Box::new(m20261127_000007_fulfilment::Migration),
+            Box::new(m20261127_000008_mahak_pictures::Migration),
         ]
     }
 }

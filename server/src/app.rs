@@ -37,6 +37,7 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     ));
     let storage = crate::storage::Storage::from_settings(&settings.storage)
         .context("building the object store")?;
+    let picture_store = storage.store.clone();
     let services = Services::new(
         db.clone(),
         &settings,
@@ -61,11 +62,25 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     tracing::info!(%addr, graphiql = %format!("http://{addr}/graphql"), "listening");
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    // Mahak's base URL for the picture import: configured, or the in-process simulator's once
+    // the embedded sync has started it.
+    let (mahak_url, mahak_url_rx) = tokio::sync::watch::channel(settings.mahak.base_url.clone());
     let embedded_sync = (settings.amqp.url.is_none() && settings.sync.embedded).then(|| {
         tokio::spawn(embedded_sync(
             db.clone(),
             settings.clone(),
             sync_console,
+            mahak_url,
+            stopped.clone(),
+        ))
+    });
+    let picture_import = (settings.storage.mahak_import_interval_secs > 0).then(|| {
+        tokio::spawn(import_mahak_pictures(
+            db.clone(),
+            picture_store,
+            crate::media::MediaRules::from_settings(&settings.storage),
+            Duration::from_secs(settings.storage.mahak_import_interval_secs),
+            mahak_url_rx,
             stopped.clone(),
         ))
     });
@@ -113,7 +128,7 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     for task in [payment_sweep, outbox, expiry] {
         let _ = tokio::time::timeout(grace, task).await;
     }
-    if let Some(task) = embedded_sync {
+    for task in [embedded_sync, picture_import].into_iter().flatten() {
         let _ = tokio::time::timeout(grace, task).await;
     }
     tracing::info!(
@@ -131,10 +146,14 @@ async fn embedded_sync(
     db: sea_orm::DatabaseConnection,
     settings: Settings,
     console: crate::sync_console::SyncConsole,
+    mahak_url: tokio::sync::watch::Sender<Option<String>>,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let run = async {
         let mahak = sync::worker::connect_mahak(&settings.mahak, &settings.sync).await?;
+        if let Some(simulator) = &mahak.simulator {
+            let _ = mahak_url.send(Some(simulator.base_url()));
+        }
         let mut runner = sync::worker::build_runner(
             &db,
             mahak.client.clone(),
@@ -160,6 +179,59 @@ async fn embedded_sync(
     };
     if let Err(err) = run.await {
         tracing::error!(error = %format!("{err:#}"), "embedded Mahak sync could not start");
+    }
+}
+
+/// Every `storage.mahak_import_interval_secs`, fetches the pictures Mahak sends into the
+/// object store (see `crate::media::mahak_import`), once Mahak's base URL is known, until
+/// shutdown.
+async fn import_mahak_pictures(
+    db: sea_orm::DatabaseConnection,
+    store: std::sync::Arc<dyn crate::storage::ObjectStore>,
+    rules: crate::media::MediaRules,
+    interval: Duration,
+    mut mahak_url: tokio::sync::watch::Receiver<Option<String>>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let base_url = tokio::select! {
+        url = mahak_url.wait_for(Option::is_some) => match url {
+            Ok(url) => url.clone().unwrap_or_default(),
+            Err(_) => {
+                tracing::info!("no Mahak base URL known to this process: picture import off");
+                return;
+            }
+        },
+        _ = stopped.wait_for(|s| *s) => return,
+    };
+    let http = match reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+    {
+        Ok(http) => http,
+        Err(err) => {
+            tracing::error!(error = ?err, "picture import: could not build an HTTP client");
+            return;
+        }
+    };
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        let pass = crate::media::mahak_import::import_pending(
+            &db,
+            store.as_ref(),
+            &http,
+            &base_url,
+            &rules,
+        );
+        match pass.await {
+            Ok(report) if report == Default::default() => {}
+            Ok(report) => tracing::info!(?report, "Mahak pictures imported"),
+            Err(err) => tracing::warn!(error = %format!("{err:#}"), "Mahak picture import failed"),
+        }
     }
 }
 

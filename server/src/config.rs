@@ -148,6 +148,8 @@ pub struct StorageSettings {
     pub max_upload_bytes: u64,
     /// Content types accepted for upload (a subset of the decodable ones).
     pub allowed_content_types: Vec<String>,
+    /// Seconds between passes fetching the pictures Mahak sends into the store (0: off).
+    pub mahak_import_interval_secs: u64,
 }
 
 /// The image content types the server can decode and check.
@@ -180,6 +182,7 @@ impl Default for StorageSettings {
                 .iter()
                 .map(ToString::to_string)
                 .collect(),
+            mahak_import_interval_secs: 60,
         }
     }
 }
@@ -214,6 +217,12 @@ impl StorageSettings {
             return Err(ConfigError::invalid(
                 "storage.max_upload_bytes",
                 "must be between 1024 and 104857600 (100 MiB)",
+            ));
+        }
+        if self.mahak_import_interval_secs > 24 * 3600 {
+            return Err(ConfigError::invalid(
+                "storage.mahak_import_interval_secs",
+                "must be between 0 (off) and 86400 (a day)",
             ));
         }
         if self.allowed_content_types.is_empty() {

@@ -12,6 +12,7 @@
 //!
 //! Every change writes an audit entry in the transaction that makes it.
 
+pub mod mahak_import;
 mod process;
 
 use std::time::Duration;
@@ -248,22 +249,9 @@ pub async fn attach(
     };
 
     let dir = key.rsplit_once('/').map_or("", |(dir, _)| dir);
-    let mut thumbs = Vec::with_capacity(processed.thumbnails.len());
-    for thumb in processed.thumbnails {
-        let thumb_key = format!("{dir}/w{}.{}", thumb.width, thumb.extension);
-        let byte_size = thumb.bytes.len() as u64;
-        store
-            .put(&thumb_key, thumb.content_type, thumb.bytes)
-            .await
-            .map_err(ApiError::internal)?;
-        thumbs.push(Thumbnail {
-            key: thumb_key,
-            width: thumb.width,
-            height: thumb.height,
-            content_type: thumb.content_type.to_string(),
-            byte_size,
-        });
-    }
+    let thumbs = put_thumbnails(store, dir, processed.thumbnails)
+        .await
+        .map_err(ApiError::internal)?;
 
     let txn = db.begin().await?;
     let position = next_position(&txn, upload.product_id).await?;
@@ -334,7 +322,10 @@ async fn image_by_key<C: ConnectionTrait>(
         .await
 }
 
-async fn next_position<C: ConnectionTrait>(conn: &C, product_id: i64) -> Result<i32, DbErr> {
+pub(crate) async fn next_position<C: ConnectionTrait>(
+    conn: &C,
+    product_id: i64,
+) -> Result<i32, DbErr> {
     let last: Option<Option<i32>> = product_images::Entity::find()
         .select_only()
         .column_as(product_images::Column::Position.max(), "last")
@@ -442,12 +433,42 @@ pub async fn delete(
     )
     .await?;
     txn.commit().await?;
+    delete_objects(store, &image).await;
+    Ok(image)
+}
+
+/// Stores the thumbnails made by [`process`] beside the original, as `{dir}/w{width}.{ext}`.
+pub(crate) async fn put_thumbnails(
+    store: &dyn ObjectStore,
+    dir: &str,
+    encoded: Vec<process::EncodedThumbnail>,
+) -> anyhow::Result<Vec<Thumbnail>> {
+    let mut thumbs = Vec::with_capacity(encoded.len());
+    for thumb in encoded {
+        let thumb_key = format!("{dir}/w{}.{}", thumb.width, thumb.extension);
+        let byte_size = thumb.bytes.len() as u64;
+        store
+            .put(&thumb_key, thumb.content_type, thumb.bytes)
+            .await?;
+        thumbs.push(Thumbnail {
+            key: thumb_key,
+            width: thumb.width,
+            height: thumb.height,
+            content_type: thumb.content_type.to_string(),
+            byte_size,
+        });
+    }
+    Ok(thumbs)
+}
+
+/// Deletes an image's objects (original and thumbnails); failures are logged and the objects
+/// left behind.
+pub(crate) async fn delete_objects(store: &dyn ObjectStore, image: &product_images::Model) {
     let keys = std::iter::once(image.object_key.clone())
-        .chain(thumbnails(&image).into_iter().map(|t| t.key));
+        .chain(thumbnails(image).into_iter().map(|t| t.key));
     for key in keys {
         if let Err(err) = store.delete(&key).await {
             tracing::error!(error = ?err, key, "could not delete a deleted image's object");
         }
     }
-    Ok(image)
 }

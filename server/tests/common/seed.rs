@@ -180,6 +180,7 @@ pub async fn product(db: &DatabaseConnection, spec: &ProductSpec) -> i64 {
             byte_size: Set(1024),
             created_at: Set(now),
             thumbnails: Set(None),
+            mahak_picture_id: Set(None),
         })
         .exec(db)
         .await
