@@ -906,7 +906,11 @@ async fn a_page_costs_the_same_statements_whatever_its_size() {
         spec.images = 2;
         seed::product(&conn, &spec).await;
     }
-    let admin = start_admin(&db, TestServer::start(&db).await).await;
+    let admin = start_admin(
+        &db,
+        TestServer::start_with(&db, common::QUIET_BACKGROUND).await,
+    )
+    .await;
     // A scrape of /metrics runs statements of its own: measure and subtract them.
     let first_scrape = admin.server.metric_sum("db_statements_total").await;
     let scrape_cost = admin.server.metric_sum("db_statements_total").await - first_scrape;

@@ -14,6 +14,16 @@ use serde_json::{json, Value};
 pub use sync::testing::TestDb;
 
 /// The `server` binary, running.
+/// Settings that keep the server's periodic work (outbox polls, expiry and payment sweeps,
+/// Mahak picture imports) out of a test that counts the process-wide `db_statements_total`;
+/// their first ticks run at start-up.
+pub const QUIET_BACKGROUND: &[(&str, &str)] = &[
+    ("APP__OUTBOX__POLL_INTERVAL_MS", "3600000"),
+    ("APP__CHECKOUT__EXPIRY_SWEEP_SECS", "3600"),
+    ("APP__PAYMENT__RECONCILE_INTERVAL_SECS", "3600"),
+    ("APP__STORAGE__MAHAK_IMPORT_INTERVAL_SECS", "0"),
+];
+
 pub struct TestServer {
     pub base: String,
     child: Child,
