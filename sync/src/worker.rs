@@ -326,6 +326,9 @@ pub async fn daemon(settings: WorkerSettings, args: DaemonArgs) -> anyhow::Resul
 
 /// Consumer loops that reconnect with backoff until SIGTERM / Ctrl-C.
 pub async fn consume(settings: WorkerSettings, args: ConsumeArgs) -> anyhow::Result<()> {
+    // Listen for SIGTERM from the start: one that arrives while consumers connect must still
+    // stop them cleanly.
+    let shutdown = crate::process::shutdown_signal();
     let url = settings
         .amqp
         .url
@@ -357,7 +360,7 @@ pub async fn consume(settings: WorkerSettings, args: ConsumeArgs) -> anyhow::Res
             }
         }));
     }
-    crate::process::shutdown_signal().await;
+    shutdown.await;
     let _ = stop.send(true);
     for handle in loops {
         let _ = handle.await;

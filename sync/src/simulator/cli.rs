@@ -92,6 +92,9 @@ impl SimulateArgs {
 
 /// Runs the simulator until Ctrl-C or SIGTERM, then saves the state file (if any).
 pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
+    // Listen for SIGTERM before serving: a signal that arrives once the port answers must
+    // shut down cleanly, not kill the process with the default action.
+    let shutdown = crate::process::shutdown_signal();
     let config = args.config();
     let listener = TcpListener::bind((args.bind, args.port))
         .await
@@ -118,7 +121,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         database_id = args.database_id,
         "Mahak simulator listening"
     );
-    crate::process::shutdown_signal().await;
+    shutdown.await;
     tracing::info!("shutting down");
     simulator.shutdown().await;
     Ok(())
