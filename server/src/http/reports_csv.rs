@@ -22,7 +22,6 @@ use crate::auth::JwtKeys;
 use crate::error::ApiError;
 use crate::graphql::admin::access::StaffIdentity;
 use crate::reports::csv::{export, ExportQuery, Report};
-use crate::staff::permission::Grants;
 use crate::staff::Permission;
 
 #[derive(Clone)]
@@ -87,21 +86,10 @@ async fn require_staff(
     headers: &HeaderMap,
     permission: Permission,
 ) -> Result<(), ApiError> {
-    let StaffIdentity::Staff { id } = StaffIdentity::from_headers(headers, &state.keys) else {
-        return Err(ApiError::Unauthenticated);
-    };
-    let Some((staff, role)) = crate::staff::accounts::find_staff(&state.db, id).await? else {
-        return Err(ApiError::Unauthenticated);
-    };
-    if staff.status != crate::staff::ACTIVE {
-        return Err(ApiError::Unauthenticated);
-    }
-    let grants = Grants::of_role(&role);
-    if grants.all || grants.permissions.contains(&permission) {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden)
-    }
+    let identity = StaffIdentity::from_headers(headers, &state.keys);
+    crate::graphql::admin::access::authorize(&state.db, identity, Some(permission))
+        .await
+        .map(drop)
 }
 
 async fn download(

@@ -81,20 +81,38 @@ impl StaffCaller {
 /// `UNAUTHENTICATED` without a valid staff token (shop tokens included) or for a disabled
 /// account, `FORBIDDEN` without the permission.
 pub async fn require(ctx: &Context<'_>, permission: Permission) -> ApiResult<StaffCaller> {
-    let caller = require_staff(ctx).await?;
-    if caller.has(permission) {
-        Ok(caller)
-    } else {
-        Err(ApiError::Forbidden)
-    }
+    let identity = ctx
+        .data_opt::<StaffIdentity>()
+        .copied()
+        .unwrap_or(StaffIdentity::Anonymous);
+    authorize(
+        &ctx.data_unchecked::<Services>().db,
+        identity,
+        Some(permission),
+    )
+    .await
 }
 
 /// Any signed-in active staff member, whatever their permissions (for e.g. `currentStaff`).
 pub async fn require_staff(ctx: &Context<'_>) -> ApiResult<StaffCaller> {
-    let Some(StaffIdentity::Staff { id }) = ctx.data_opt::<StaffIdentity>().copied() else {
+    let identity = ctx
+        .data_opt::<StaffIdentity>()
+        .copied()
+        .unwrap_or(StaffIdentity::Anonymous);
+    authorize(&ctx.data_unchecked::<Services>().db, identity, None).await
+}
+
+/// The one check behind [`require`] and plain HTTP routes for staff (the reports' CSV): the
+/// identity must be an active staff member (`UNAUTHENTICATED` otherwise) whose role grants
+/// `permission`, when one is asked for (`FORBIDDEN` otherwise).
+pub async fn authorize(
+    db: &sea_orm::DatabaseConnection,
+    identity: StaffIdentity,
+    permission: Option<Permission>,
+) -> ApiResult<StaffCaller> {
+    let StaffIdentity::Staff { id } = identity else {
         return Err(ApiError::Unauthenticated);
     };
-    let db = &ctx.data_unchecked::<Services>().db;
     let Some((staff, role)) = crate::staff::accounts::find_staff(db, id).await? else {
         return Err(ApiError::Unauthenticated);
     };
@@ -102,7 +120,7 @@ pub async fn require_staff(ctx: &Context<'_>) -> ApiResult<StaffCaller> {
         return Err(ApiError::Unauthenticated);
     }
     let grants = Grants::of_role(&role);
-    Ok(StaffCaller {
+    let caller = StaffCaller {
         id: staff.id,
         email: staff.email,
         display_name: staff.display_name,
@@ -110,5 +128,9 @@ pub async fn require_staff(ctx: &Context<'_>) -> ApiResult<StaffCaller> {
         role_id: role.id,
         permissions: grants.permissions,
         super_admin: grants.all,
-    })
+    };
+    match permission {
+        Some(permission) if !caller.has(permission) => Err(ApiError::Forbidden),
+        _ => Ok(caller),
+    }
 }

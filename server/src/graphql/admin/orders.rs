@@ -255,7 +255,7 @@ impl AdminOrder {
             .customers
             .get(&self.order.customer_id)
             .cloned()
-            .map(AdminCustomer)
+            .map(AdminCustomer::new)
     }
     async fn subtotal(&self) -> Rial {
         Rial(self.order.subtotal)
@@ -551,8 +551,29 @@ async fn order_page(
     })
 }
 
-/// A customer as the back office sees it.
-pub struct AdminCustomer(customers::Model);
+/// A customer as the back office sees it. The linked Mahak person is read once, for both
+/// `mahakBalance` and `mahakCredit`.
+pub struct AdminCustomer(
+    customers::Model,
+    tokio::sync::OnceCell<Option<entity::mahak_people::Model>>,
+);
+
+impl AdminCustomer {
+    fn new(customer: customers::Model) -> Self {
+        AdminCustomer(customer, tokio::sync::OnceCell::new())
+    }
+
+    async fn mahak_person(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Option<&entity::mahak_people::Model>> {
+        let person = self
+            .1
+            .get_or_try_init(|| rules::mahak_person(&services(ctx).db, &self.0))
+            .await?;
+        Ok(person.as_ref())
+    }
+}
 
 #[Object]
 impl AdminCustomer {
@@ -586,15 +607,11 @@ impl AdminCustomer {
     /// The customer's balance in Mahak's books (Rial; positive: the customer owes the store),
     /// from the linked Mahak person. Owned by Mahak; read-only here. Null when not linked.
     async fn mahak_balance(&self, ctx: &Context<'_>) -> ApiResult<Option<Rial>> {
-        Ok(rules::mahak_person(&services(ctx).db, &self.0)
-            .await?
-            .map(|p| Rial(p.balance)))
+        Ok(self.mahak_person(ctx).await?.map(|p| Rial(p.balance)))
     }
     /// The credit Mahak allows the customer (Rial). Owned by Mahak; read-only here.
     async fn mahak_credit(&self, ctx: &Context<'_>) -> ApiResult<Option<Rial>> {
-        Ok(rules::mahak_person(&services(ctx).db, &self.0)
-            .await?
-            .map(|p| Rial(p.credit)))
+        Ok(self.mahak_person(ctx).await?.map(|p| Rial(p.credit)))
     }
     async fn addresses(&self, ctx: &Context<'_>) -> ApiResult<Vec<AdminAddress>> {
         Ok(customer_addresses::Entity::find()
@@ -653,7 +670,7 @@ pub struct AdminCustomerConnection {
 #[Object]
 impl AdminCustomerConnection {
     async fn nodes(&self) -> Vec<AdminCustomer> {
-        self.rows.iter().cloned().map(AdminCustomer).collect()
+        self.rows.iter().cloned().map(AdminCustomer::new).collect()
     }
     async fn page_info(&self) -> PageInfo {
         PageInfo {
@@ -731,7 +748,9 @@ impl OrdersQuery {
     async fn customer(&self, ctx: &Context<'_>, id: ID) -> ApiResult<AdminCustomer> {
         access::require(ctx, Permission::Customers).await?;
         let id = Uuid::parse_str(id.as_str()).map_err(|_| ApiError::not_found("customer"))?;
-        Ok(AdminCustomer(rules::find(&services(ctx).db, id).await?))
+        Ok(AdminCustomer::new(
+            rules::find(&services(ctx).db, id).await?,
+        ))
     }
 }
 
@@ -813,7 +832,7 @@ impl OrdersMutation {
         let staff = access::require(ctx, Permission::Customers).await?;
         let id = Uuid::parse_str(id.as_str()).map_err(|_| ApiError::not_found("customer"))?;
         let customer = rules::set_blocked(&services(ctx).db, staff.id, id, true, &reason).await?;
-        Ok(AdminCustomer(customer))
+        Ok(AdminCustomer::new(customer))
     }
 
     /// Lets a blocked customer sign in and order again. Needs `customers`.
@@ -821,6 +840,6 @@ impl OrdersMutation {
         let staff = access::require(ctx, Permission::Customers).await?;
         let id = Uuid::parse_str(id.as_str()).map_err(|_| ApiError::not_found("customer"))?;
         let customer = rules::set_blocked(&services(ctx).db, staff.id, id, false, "").await?;
-        Ok(AdminCustomer(customer))
+        Ok(AdminCustomer::new(customer))
     }
 }
