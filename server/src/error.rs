@@ -29,6 +29,11 @@ pub enum ApiError {
     RateLimited {
         retry_after_secs: u64,
     },
+    /// An order may not be charged to the customer's Mahak account; `reason` says why, for
+    /// the customer (see `crate::account_credit`).
+    CreditRefused {
+        reason: String,
+    },
     /// Shared so the error is `Clone`, which async-graphql requires of resolver errors.
     Internal(Arc<anyhow::Error>),
 }
@@ -57,6 +62,7 @@ impl ApiError {
             ApiError::NotFound { .. } => "NOT_FOUND",
             ApiError::Conflict { .. } => "CONFLICT",
             ApiError::RateLimited { .. } => "RATE_LIMITED",
+            ApiError::CreditRefused { .. } => "CREDIT_REFUSED",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -82,6 +88,7 @@ impl From<ApiError> for async_graphql::Error {
                 None,
                 Some(retry_after_secs),
             ),
+            ApiError::CreditRefused { reason } => (reason, None, None),
             ApiError::Internal(cause) => {
                 tracing::error!(error = ?cause, "internal error");
                 ("internal error".to_string(), None, None)

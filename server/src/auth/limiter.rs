@@ -34,6 +34,8 @@ pub enum Kind {
     StaffSignInIp,
     /// Failed staff sign-ins for one email address.
     StaffSignInEmail,
+    /// Orders charged to a customer's Mahak account (`payOnAccount`), per customer.
+    PayOnAccountCustomer,
 }
 
 impl Kind {
@@ -45,6 +47,7 @@ impl Kind {
             Kind::OtpFailPhone => "otp_fail_phone",
             Kind::StaffSignInIp => "staff_sign_in_ip",
             Kind::StaffSignInEmail => "staff_sign_in_email",
+            Kind::PayOnAccountCustomer => "pay_on_account_customer",
         }
     }
 }

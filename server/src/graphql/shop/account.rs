@@ -101,6 +101,14 @@ impl Customer {
     async fn addresses(&self, ctx: &Context<'_>) -> ApiResult<Vec<Address>> {
         list_addresses(&services(ctx).db, self.0.id).await
     }
+    /// The customer's account in the store's books (Mahak): balance, credit, and whether
+    /// orders can be charged to it (`payOnAccount`). Status `NOT_LINKED` while the store's
+    /// accounting does not know the customer.
+    async fn account_balance(&self, ctx: &Context<'_>) -> ApiResult<super::credit::AccountBalance> {
+        Ok(super::credit::AccountBalance(
+            crate::account_credit::standing(&services(ctx).db, &self.0).await?,
+        ))
+    }
 }
 
 /// A saved delivery address.

@@ -4,6 +4,7 @@ mod account;
 mod cart;
 mod catalogue;
 mod content;
+mod credit;
 mod live;
 mod orders;
 mod payments;
@@ -40,6 +41,7 @@ pub struct ShopMutation(
     CartMutation,
     OrdersMutation,
     payments::PaymentsMutation,
+    credit::CreditMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -56,7 +56,7 @@ fn status(text: &str) -> ApiResult<OrderStatus> {
 }
 
 /// An order of the signed-in customer; prices, names and the address are copied at checkout.
-pub struct Order(orders::Model);
+pub struct Order(pub(super) orders::Model);
 
 #[Object]
 impl Order {
