@@ -673,6 +673,51 @@ async fn of_concurrent_charges_of_one_order_exactly_one_wins() {
     assert_eq!(shop.payments(&row).await, 0);
 }
 
+/// Two orders that each fit the credit but not together, charged at the same time: one is
+/// charged, the other refused (the second decision sees the first's pending charge).
+#[tokio::test]
+async fn concurrent_charges_of_two_orders_cannot_both_use_the_same_credit() {
+    let db = TestDb::postgres().await;
+    let shop = start(&db).await;
+    let variant = product(&shop.conn, 860).await;
+    let token = shop.sign_in("09121120081").await;
+    let (first, total) = shop.order(&token, variant).await;
+    let (second, second_total) = shop.order(&token, variant).await;
+    assert_eq!(total, second_total);
+    person(&shop.conn, 1001, 0, total + total / 2).await;
+    shop.link("09121120081", 1001).await;
+
+    for _ in 0..3 {
+        let (a, b) = tokio::join!(shop.pay(&token, &first), shop.pay(&token, &second));
+        let won = [&a, &b]
+            .iter()
+            .filter(|body| body["errors"].is_null())
+            .count();
+        let refused: Vec<Vec<String>> = [&a, &b]
+            .iter()
+            .filter(|body| !body["errors"].is_null())
+            .map(|body| error_codes(body))
+            .collect();
+        // After the first round one order is paid: later rounds see CONFLICT for it and
+        // CREDIT_REFUSED for the other; never two wins over all rounds.
+        assert!(won <= 1, "{a} {b}");
+        assert!(
+            refused
+                .iter()
+                .all(|codes| codes == &["CREDIT_REFUSED"] || codes == &["CONFLICT"]),
+            "{refused:?}"
+        );
+    }
+    let paid = [shop.order_row(&first).await, shop.order_row(&second).await]
+        .iter()
+        .filter(|o| o.status == "paid")
+        .count();
+    assert_eq!(paid, 1);
+    let balance = shop.balance(&token).await;
+    assert_eq!(balance["pendingCharges"], total);
+    assert_eq!(balance["available"], total / 2);
+}
+
 #[tokio::test]
 async fn pay_on_account_is_rate_limited_per_customer() {
     let db = TestDb::postgres().await;
