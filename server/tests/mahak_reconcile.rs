@@ -29,8 +29,10 @@ use common::{error_codes, TestDb, TestServer};
 use entity::{audit_entries, order_events, orders, outbox, payments};
 use futures::{SinkExt, StreamExt};
 use kavenegar_sim::Kavenegar;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, NotSet,
+    PaginatorTrait, QueryFilter, Set,
 };
 use serde_json::{json, Value};
 use sync::mahak::Entity;
@@ -186,32 +188,18 @@ impl Shop<'_> {
             json!({ "OrderDetailId": invoice_id, "OrderId": invoice_id, "OrderClientId": client_id,
                     "ItemType": 1, "Price": price, "Count1": QUANTITY, "Discount": 0, "StoreId": 1 }),
         );
-        self.conn
-            .execute(sea_orm::Statement::from_sql_and_values(
-                sea_orm::DbBackend::Postgres,
-                "UPDATE orders SET mahak_order_id = $1, mahak_order_client_id = $2, \
-                 mahak_state = 'pushed', mahak_pushed_at = now() WHERE number = $3",
-                [
-                    invoice_id.into(),
-                    client_id.into(),
-                    number.parse::<i64>().unwrap().into(),
-                ],
-            ))
-            .await
-            .unwrap();
+        mark_invoiced(self.conn, number, invoice_id, client_id).await;
     }
 
     async fn set_state(&self, number: &str, state: &str, error: Option<&str>) {
-        self.conn
-            .execute(sea_orm::Statement::from_sql_and_values(
-                sea_orm::DbBackend::Postgres,
-                "UPDATE orders SET mahak_state = $1, mahak_error = $2 WHERE number = $3",
-                [
-                    state.into(),
-                    error.map(str::to_string).into(),
-                    number.parse::<i64>().unwrap().into(),
-                ],
-            ))
+        orders::Entity::update_many()
+            .col_expr(orders::Column::MahakState, Expr::value(state))
+            .col_expr(
+                orders::Column::MahakError,
+                Expr::value(error.map(str::to_string)),
+            )
+            .filter(orders::Column::Number.eq(number.parse::<i64>().unwrap()))
+            .exec(self.conn)
             .await
             .unwrap();
     }
@@ -225,6 +213,22 @@ impl Shop<'_> {
             .filter(|s| s.message.as_deref().is_some_and(|m| m.contains(containing)))
             .count()
     }
+}
+
+/// The invoice's ids on the order, state `pushed` (on either backend).
+async fn mark_invoiced(conn: &DatabaseConnection, number: &str, invoice_id: i64, client_id: i64) {
+    orders::Entity::update_many()
+        .col_expr(orders::Column::MahakOrderId, Expr::value(invoice_id))
+        .col_expr(orders::Column::MahakOrderClientId, Expr::value(client_id))
+        .col_expr(orders::Column::MahakState, Expr::value("pushed"))
+        .col_expr(
+            orders::Column::MahakPushedAt,
+            Expr::value(chrono::Utc::now()),
+        )
+        .filter(orders::Column::Number.eq(number.parse::<i64>().unwrap()))
+        .exec(conn)
+        .await
+        .unwrap();
 }
 
 fn today_tehran() -> chrono::NaiveDate {
@@ -611,4 +615,128 @@ async fn returns_and_receipts_made_in_mahak_reach_the_store_and_differences_are_
     assert_eq!(error_codes(&refused), ["FORBIDDEN"]);
     drop(client);
     sim.shutdown().await;
+}
+
+/// The sweep's statements on SQLite (the embedded default): the mirror rows are written as
+/// the sync would write them; the sweep runs in the test, the server delivers the SMS.
+#[tokio::test]
+async fn the_sweep_runs_on_sqlite() {
+    let db = TestDb::sqlite();
+    let (server, sms) = shop::start(
+        &db,
+        &[
+            ("APP__RECONCILE__INTERVAL_SECS", "0"),
+            ("APP__OUTBOX__POLL_INTERVAL_MS", "100"),
+        ],
+    )
+    .await;
+    let conn = db.connect().await;
+    let shop = Shop {
+        server: &server,
+        sms: &sms,
+        conn: &conn,
+        staff: staff_token(&server, &db, &["orders", "reports"]).await,
+    };
+    let returned = shop.paid_order("09121118001", 880_001).await;
+    let receipted = shop.paid_order("09121118002", 880_002).await;
+    mark_invoiced(&conn, &returned.number, 991_001, 7_000_991_001).await;
+    mark_invoiced(&conn, &receipted.number, 991_002, 7_000_991_002).await;
+    let now = chrono::Utc::now();
+    entity::mahak_orders::ActiveModel {
+        id: NotSet,
+        mahak_id: Set(991_101),
+        mahak_client_id: Set(None),
+        mahak_code: Set(Some(12)),
+        row_version: Set(1),
+        deleted_at: Set(None),
+        payload: Set(json!({ "OrderId": 991_101 })),
+        synced_at: Set(now),
+        order_type: Set(202),
+        person_mahak_id: Set(None),
+        visitor_id: Set(None),
+        reference_order_mahak_id: Set(Some(991_001)),
+        order_date: Set(None),
+        discount: Set(0),
+        send_cost: Set(0),
+        other_cost: Set(0),
+        description: Set(None),
+        shipping_address: Set(None),
+    }
+    .insert(&conn)
+    .await
+    .unwrap();
+    // A receipt that names the invoice by its ClientId only.
+    entity::mahak_receipts::ActiveModel {
+        id: NotSet,
+        mahak_id: Set(991_201),
+        mahak_client_id: Set(None),
+        mahak_code: Set(None),
+        row_version: Set(1),
+        deleted_at: Set(None),
+        payload: Set(json!({ "ReceiptId": 991_201 })),
+        synced_at: Set(now),
+        person_mahak_id: Set(None),
+        order_mahak_id: Set(Some(0)),
+        order_client_id: Set(Some(7_000_991_002)),
+        visitor_id: Set(None),
+        cash_amount: Set(5),
+        receipt_date: Set(None),
+        description: Set(None),
+    }
+    .insert(&conn)
+    .await
+    .unwrap();
+
+    let events = server::events::OrderEvents::default();
+    let mut published = events.subscribe();
+    let report = server::reconcile::sweep(&conn, &events).await.unwrap();
+    assert_eq!(
+        (report.returns, report.refunded, report.own_returns),
+        (1, 1, 0),
+        "{report:?}"
+    );
+    assert_eq!((report.settled_orders, report.settled_payments), (1, 1));
+    let event = published.try_recv().expect("the change is published");
+    assert_eq!(
+        (event.from.as_str(), event.to.as_str()),
+        ("paid", "refunded")
+    );
+    let order = shop.mahak(&returned.number).await;
+    assert_eq!(order["status"], "REFUNDED", "{order}");
+    assert_eq!(order["mahak"]["returnId"], 991_101);
+    assert_eq!(order["mahak"]["accountingState"], "RETURNED");
+    let settled = shop.mahak(&receipted.number).await;
+    assert!(settled["mahak"]["settledAt"].is_string(), "{settled}");
+    assert_eq!(settled["mahak"]["accountingState"], "SETTLED");
+    // The report reads the receipt (cash 5, no cheques) on SQLite too.
+    let today = today_tehran().to_string();
+    let body = shop
+        .admin(
+            "query($d: String!) { mahakReconciliation(from: $d, to: $d) { differences { orderNumber kind mahakAmount } } }",
+            json!({ "d": today }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let differences = body["data"]["mahakReconciliation"]["differences"]
+        .as_array()
+        .unwrap();
+    assert!(
+        differences
+            .iter()
+            .any(|d| d["orderNumber"] == receipted.number
+                && d["kind"] == "RECEIPT_AMOUNT_DIFFERS"
+                && d["mahakAmount"] == 5),
+        "{body}"
+    );
+
+    let again = server::reconcile::sweep(&conn, &events).await.unwrap();
+    assert!(again.is_empty(), "{again:?}");
+    assert!(published.try_recv().is_err());
+    for _ in 0..600 {
+        if shop.texts_to(&returned.phone, "مرجوع") > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(shop.texts_to(&returned.phone, "مرجوع"), 1);
 }
