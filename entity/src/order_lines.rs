@@ -28,6 +28,13 @@ pub struct Model {
     /// Amount in Rial.
     pub line_total: i64,
     pub mahak_detail_client_id: Option<i64>,
+    /// The line's `OrderDetailId` in the invoice Mahak stored.
+    pub mahak_detail_id: Option<i64>,
+    /// The line's ClientId in the sales return.
+    pub mahak_return_detail_client_id: Option<i64>,
+    /// Tax and toll rates the line was priced at, in basis points (null on old lines).
+    pub tax_bp: Option<i32>,
+    pub toll_bp: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

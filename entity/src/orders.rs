@@ -48,6 +48,17 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub mahak_error: Option<String>,
     pub mahak_pushed_at: Option<DateTimeUtc>,
+    /// The sales return (`orderType` 202) of this order in Mahak, pushed by the store after a
+    /// cancellation or refund, or entered in Mahak and synced back.
+    pub mahak_return_id: Option<i64>,
+    #[sea_orm(unique)]
+    pub mahak_return_client_id: Option<i64>,
+    /// `None` while no return is due; then as `mahak_state`.
+    pub mahak_return_state: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub mahak_return_error: Option<String>,
+    /// When a receipt for the invoice was seen in Mahak (the accounting is settled).
+    pub mahak_settled_at: Option<DateTimeUtc>,
     /// Guards state transitions against concurrent updates.
     pub version: i32,
     /// Client-supplied checkout idempotency key, unique per customer.

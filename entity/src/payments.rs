@@ -27,6 +27,10 @@ pub struct Model {
     pub mahak_row_version: Option<i64>,
     pub mahak_state: String,
     pub mahak_settled_at: Option<DateTimeUtc>,
+    pub mahak_cheque_id: Option<i64>,
+    /// Mahak's reason when it rejected the receipt or its cheque.
+    #[sea_orm(column_type = "Text")]
+    pub mahak_error: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -21,6 +21,7 @@ mod m20261127_000004_sync_console;
 mod m20261127_000005_outbox_delivery;
 mod m20261127_000007_fulfilment;
 mod m20261127_000008_mahak_pictures;
+mod m20261128_000001_mahak_exchange;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000005_outbox_delivery::Migration),
             Box::new(m20261127_000007_fulfilment::Migration),
             Box::new(m20261127_000008_mahak_pictures::Migration),
+            Box::new(m20261128_000001_mahak_exchange::Migration),
         ]
     }
 }

@@ -62,15 +62,34 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     tracing::info!(%addr, graphiql = %format!("http://{addr}/graphql"), "listening");
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    // Mahak's base URL for the picture import: configured, or the in-process simulator's once
-    // the embedded sync has started it.
-    let (mahak_url, mahak_url_rx) = tokio::sync::watch::channel(settings.mahak.base_url.clone());
-    let embedded_sync = (settings.amqp.url.is_none() && settings.sync.embedded).then(|| {
+    let run_embedded_sync = settings.amqp.url.is_none() && settings.sync.embedded;
+    // This process talks to Mahak when it runs the embedded sync or has Mahak's address (it
+    // then pushes the store's invoices itself). Without `mahak.base_url`, that Mahak is the
+    // in-process simulator, kept alive by `mahak` until shutdown.
+    let mahak = if run_embedded_sync || settings.mahak.base_url.is_some() {
+        match sync::worker::connect_mahak(&settings.mahak, &settings.sync).await {
+            Ok(mahak) => Some(mahak),
+            Err(err) => {
+                tracing::error!(error = %format!("{err:#}"), "cannot reach Mahak: no sync and no pushes in this process");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    // Mahak's base URL for the picture import: configured, or the in-process simulator's.
+    let mahak_url = settings.mahak.base_url.clone().or_else(|| {
+        mahak
+            .as_ref()
+            .and_then(|m| m.simulator.as_ref())
+            .map(sync::simulator::RunningSimulator::base_url)
+    });
+    let embedded_sync = mahak.as_ref().filter(|_| run_embedded_sync).map(|mahak| {
         tokio::spawn(embedded_sync(
             db.clone(),
             settings.clone(),
             sync_console,
-            mahak_url,
+            mahak.client.clone(),
             stopped.clone(),
         ))
     });
@@ -80,7 +99,7 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
             picture_store,
             crate::media::MediaRules::from_settings(&settings.storage),
             Duration::from_secs(settings.storage.mahak_import_interval_secs),
-            mahak_url_rx,
+            mahak_url,
             stopped.clone(),
         ))
     });
@@ -96,19 +115,38 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         crate::outbox::Dispatcher::new(
             db.clone(),
             settings.outbox.clone(),
-            vec![
+            [
                 std::sync::Arc::new(crate::notifications::SmsHandler {
                     db: db.clone(),
                     sms,
-                }),
+                }) as std::sync::Arc<dyn crate::outbox::Handler>,
                 std::sync::Arc::new(crate::commerce::fulfilment::RefundHandler {
                     db: db.clone(),
                     gateway: payments.gateway.clone(),
                 }),
-            ],
+            ]
+            .into_iter()
+            .chain(mahak.iter().flat_map(|mahak| {
+                crate::mahak_push::MahakPushHandler::for_every_topic(std::sync::Arc::new(
+                    sync::push::Pusher::new(
+                        db.clone(),
+                        mahak.client.clone(),
+                        settings.push.clone(),
+                    ),
+                ))
+            }))
+            .collect(),
         )
         .run(stopped.clone()),
     );
+    let mahak_reconcile = (settings.reconcile.interval_secs > 0).then(|| {
+        tokio::spawn(reconcile_mahak(
+            db.clone(),
+            order_events.clone(),
+            Duration::from_secs(settings.reconcile.interval_secs),
+            stopped.clone(),
+        ))
+    });
     let expiry = tokio::spawn(expire_unpaid_orders(
         db.clone(),
         order_events,
@@ -128,9 +166,13 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     for task in [payment_sweep, outbox, expiry] {
         let _ = tokio::time::timeout(grace, task).await;
     }
-    for task in [embedded_sync, picture_import].into_iter().flatten() {
+    for task in [embedded_sync, picture_import, mahak_reconcile]
+        .into_iter()
+        .flatten()
+    {
         let _ = tokio::time::timeout(grace, task).await;
     }
+    drop(mahak);
     tracing::info!(
         grace_secs = grace.as_secs(),
         "stopped accepting connections; closing the database"
@@ -146,17 +188,13 @@ async fn embedded_sync(
     db: sea_orm::DatabaseConnection,
     settings: Settings,
     console: crate::sync_console::SyncConsole,
-    mahak_url: tokio::sync::watch::Sender<Option<String>>,
+    mahak: sync::mahak::MahakClient,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let run = async {
-        let mahak = sync::worker::connect_mahak(&settings.mahak, &settings.sync).await?;
-        if let Some(simulator) = &mahak.simulator {
-            let _ = mahak_url.send(Some(simulator.base_url()));
-        }
         let mut runner = sync::worker::build_runner(
             &db,
-            mahak.client.clone(),
+            mahak,
             &settings.amqp,
             &settings.sync,
             // The admin console follows this process's sync live, and wakes it on request.
@@ -174,7 +212,6 @@ async fn embedded_sync(
                 let _ = stopped.wait_for(|s| *s).await;
             })
             .await;
-        drop(mahak);
         anyhow::Ok(())
     };
     if let Err(err) = run.await {
@@ -183,25 +220,18 @@ async fn embedded_sync(
 }
 
 /// Every `storage.mahak_import_interval_secs`, fetches the pictures Mahak sends into the
-/// object store (see `crate::media::mahak_import`), once Mahak's base URL is known, until
-/// shutdown.
+/// object store (see `crate::media::mahak_import`), until shutdown.
 async fn import_mahak_pictures(
     db: sea_orm::DatabaseConnection,
     store: std::sync::Arc<dyn crate::storage::ObjectStore>,
     rules: crate::media::MediaRules,
     interval: Duration,
-    mut mahak_url: tokio::sync::watch::Receiver<Option<String>>,
+    mahak_url: Option<String>,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
-    let base_url = tokio::select! {
-        url = mahak_url.wait_for(Option::is_some) => match url {
-            Ok(url) => url.clone().unwrap_or_default(),
-            Err(_) => {
-                tracing::info!("no Mahak base URL known to this process: picture import off");
-                return;
-            }
-        },
-        _ = stopped.wait_for(|s| *s) => return,
+    let Some(base_url) = mahak_url else {
+        tracing::info!("no Mahak base URL known to this process: picture import off");
+        return;
     };
     let http = match reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
@@ -289,6 +319,29 @@ async fn expire_unpaid_orders(
             Ok(0) => {}
             Ok(cancelled) => tracing::info!(cancelled, "unpaid orders expired"),
             Err(err) => tracing::warn!(error = ?err, "expiring unpaid orders failed"),
+        }
+    }
+}
+
+/// Every `reconcile.interval_secs`, brings what was done in Mahak back to the store's orders
+/// (returns, receipts; see `crate::reconcile`), until shutdown.
+async fn reconcile_mahak(
+    db: sea_orm::DatabaseConnection,
+    events: crate::events::OrderEvents,
+    interval: Duration,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        match crate::reconcile::sweep(&db, &events).await {
+            Ok(report) if report.is_empty() => {}
+            Ok(report) => tracing::info!(?report, "reconciled with Mahak"),
+            Err(err) => tracing::warn!(error = ?err, "reconciliation with Mahak failed"),
         }
     }
 }

@@ -29,6 +29,8 @@ pub struct Settings {
     pub checkout: crate::commerce::CheckoutSettings,
     pub staff: crate::staff::StaffSettings,
     pub outbox: crate::outbox::OutboxSettings,
+    pub push: sync::push::PushSettings,
+    pub reconcile: crate::reconcile::ReconcileSettings,
 }
 
 impl Settings {
@@ -55,6 +57,8 @@ impl Settings {
         self.checkout.validate()?;
         self.staff.validate()?;
         self.outbox.validate()?;
+        self.push.validate()?;
+        self.reconcile.validate()?;
         self.payment.validate()?;
         self.storage.validate()?;
         Ok(())

@@ -12,8 +12,7 @@
 //! lease runs out. Handlers must therefore be idempotent (the SMS handler passes the row id to
 //! the provider as its de-duplication key).
 //!
-//! Rows of a topic nobody handles yet stay pending: `order.paid` is consumed by the push to
-//! Mahak.
+//! Rows of a topic nobody handles stay pending until a handler for it runs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,8 +31,10 @@ use sync::settings::ConfigError;
 
 /// Topics written today.
 pub mod topics {
-    /// An order became paid: `{orderId, number, grandTotal}`. For the push to Mahak.
-    pub const ORDER_PAID: &str = "order.paid";
+    /// Pushes to Mahak: a `sync::push::PushJob` (the sales invoice of a paid order, the sales
+    /// return of a cancelled or refunded one).
+    pub const MAHAK_INVOICE: &str = sync::push::PushJob::INVOICE_TOPIC;
+    pub const MAHAK_RETURN: &str = sync::push::PushJob::RETURN_TOPIC;
     /// An SMS to deliver: `{notificationId}` (see `crate::notifications`).
     pub const SMS: &str = "notification.sms";
     /// A paid payment to give back: `{paymentId, reason}` (see `crate::commerce::fulfilment`).

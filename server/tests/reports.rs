@@ -112,6 +112,10 @@ async fn order(
             toll: Set(0),
             line_total: Set(*total),
             mahak_detail_client_id: Set(None),
+            mahak_detail_id: Set(None),
+            mahak_return_detail_client_id: Set(None),
+            tax_bp: Set(None),
+            toll_bp: Set(None),
         }
         .insert(db)
         .await
@@ -146,6 +150,8 @@ async fn payment(
         mahak_row_version: Set(None),
         mahak_state: Set("not_pushed".into()),
         mahak_settled_at: Set(None),
+        mahak_cheque_id: Set(None),
+        mahak_error: Set(None),
         created_at: Set(at),
         updated_at: Set(at),
     }

@@ -131,8 +131,14 @@ async fn wait_idle(conn: &DatabaseConnection) {
             .count(conn)
             .await
             .unwrap();
-        let any = sync_runs::Entity::find().count(conn).await.unwrap();
-        if running == 0 && any > 0 {
+        // A run that succeeded, not just any finished run: a first run that failed (the
+        // daemon retries it) would let the test change Mahak while the retry is fetching.
+        let succeeded = sync_runs::Entity::find()
+            .filter(sync_runs::Column::Outcome.eq("succeeded"))
+            .count(conn)
+            .await
+            .unwrap();
+        if running == 0 && succeeded > 0 {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -10,6 +10,7 @@ pub mod persian;
 pub mod phone;
 pub mod pipeline;
 pub mod process;
+pub mod push;
 pub mod settings;
 pub mod simulator;
 #[cfg(feature = "testing")]

@@ -114,6 +114,7 @@ pub struct WorkerSettings {
     checkout: Option<IgnoredAny>,
     staff: Option<IgnoredAny>,
     outbox: Option<IgnoredAny>,
+    push: Option<IgnoredAny>,
 }
 
 impl WorkerSettings {

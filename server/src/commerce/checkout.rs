@@ -163,6 +163,11 @@ pub async fn checkout(
         mahak_state: Set("not_pushed".into()),
         mahak_error: Set(None),
         mahak_pushed_at: Set(None),
+        mahak_return_id: Set(None),
+        mahak_return_client_id: Set(None),
+        mahak_return_state: Set(None),
+        mahak_return_error: Set(None),
+        mahak_settled_at: Set(None),
         version: Set(0),
         idempotency_key: Set(key),
         created_at: Set(now),
@@ -186,6 +191,10 @@ pub async fn checkout(
             toll: Set(priced.toll),
             line_total: Set(priced.total),
             mahak_detail_client_id: Set(None),
+            mahak_detail_id: Set(None),
+            mahak_return_detail_client_id: Set(None),
+            tax_bp: Set(i32::try_from(line.tax_bp).ok()),
+            toll_bp: Set(i32::try_from(line.toll_bp).ok()),
         }
         .insert(&txn)
         .await?;

@@ -10,8 +10,10 @@
 //! otherwise), updates the row guarded by its `version` (so two concurrent transitions cannot
 //! both win), and writes an `order_events` row. Cancelling or refunding releases the order's
 //! stock reservations. Checkout creates orders in `pending_payment`; payment moves them on.
-//! Becoming paid also writes, in the same transaction, the outbox event `order.paid` (for the
-//! push to Mahak) and the customer's SMS (see `crate::notifications`).
+//! Becoming paid also writes, in the same transaction, the outbox job `mahak.push.invoice` (the
+//! sales invoice for Mahak, see `sync::push`) and the customer's SMS (see
+//! `crate::notifications`); being cancelled or refunded after payment writes
+//! `mahak.push.return` (the sales return).
 
 use chrono::Utc;
 use entity::{order_events, order_lines, orders, stock_reservations};
@@ -20,6 +22,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
 };
+use sync::push::{state as push_state, PushJob, PushKind};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
@@ -145,6 +148,30 @@ pub async fn transition<C: ConnectionTrait>(
         .col_expr(orders::Column::Status, Expr::value(to.as_str()))
         .col_expr(orders::Column::Version, Expr::value(order.version + 1))
         .col_expr(orders::Column::UpdatedAt, Expr::value(now));
+    // The Mahak side of the change, queued in this transaction (see `sync::push`): a paid
+    // order is invoiced; an invoiced order given back is returned, unless the return came
+    // from Mahak itself (`mahak_return_id` already set).
+    let push = match to {
+        OrderStatus::Paid => Some(PushKind::Invoice),
+        OrderStatus::Cancelled | OrderStatus::Refunded
+            if order.paid_at.is_some() && order.mahak_return_id.is_none() =>
+        {
+            Some(PushKind::Return)
+        }
+        _ => None,
+    };
+    match push {
+        Some(PushKind::Invoice) => {
+            update = update.col_expr(orders::Column::MahakState, Expr::value(push_state::PENDING));
+        }
+        Some(PushKind::Return) => {
+            update = update.col_expr(
+                orders::Column::MahakReturnState,
+                Expr::value(push_state::PENDING),
+            );
+        }
+        None => {}
+    }
     match to {
         OrderStatus::Paid => update = update.col_expr(orders::Column::PaidAt, Expr::value(now)),
         OrderStatus::Cancelled => {
@@ -191,18 +218,20 @@ pub async fn transition<C: ConnectionTrait>(
         .one(db)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("order vanished")))?;
-    if to == OrderStatus::Paid {
+    if let Some(kind) = push {
+        let job = PushJob {
+            kind,
+            order_id: updated.id,
+        };
         crate::outbox::enqueue(
             db,
-            crate::outbox::topics::ORDER_PAID,
+            job.topic(),
             &updated.id.to_string(),
-            serde_json::json!({
-                "orderId": updated.id,
-                "number": updated.number,
-                "grandTotal": updated.grand_total,
-            }),
+            serde_json::to_value(job).map_err(|e| ApiError::internal(anyhow::Error::from(e)))?,
         )
         .await?;
+    }
+    if to == OrderStatus::Paid {
         crate::notifications::notify_order(db, &updated, crate::notifications::Template::OrderPaid)
             .await?;
     }

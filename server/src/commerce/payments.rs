@@ -172,6 +172,8 @@ pub async fn start(
         mahak_row_version: Set(None),
         mahak_state: Set("not_pushed".into()),
         mahak_settled_at: Set(None),
+        mahak_cheque_id: Set(None),
+        mahak_error: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
