@@ -20,6 +20,8 @@ pub enum Template {
     OrderPaid,
     /// Uses the order's `tracking_code`.
     OrderShipped,
+    /// A sales return entered in Mahak refunded the order (see `crate::reconcile`).
+    OrderReturned,
 }
 
 impl Template {
@@ -27,6 +29,7 @@ impl Template {
         match self {
             Template::OrderPaid => "order_paid",
             Template::OrderShipped => "order_shipped",
+            Template::OrderReturned => "order_returned",
         }
     }
 }
@@ -53,6 +56,11 @@ pub async fn notify_order<C: ConnectionTrait>(
             "سفارش {} ارسال شد. کد رهگیری مرسوله: {}",
             persian_digits(&order.number.to_string()),
             order.tracking_code.as_deref().unwrap_or("-"),
+        ),
+        Template::OrderReturned => format!(
+            "سفارش {} به مبلغ {} ریال مرجوع شد و وضعیت آن به «بازپرداخت‌شده» تغییر کرد.",
+            persian_digits(&order.number.to_string()),
+            persian_digits(&group_thousands(order.grand_total)),
         ),
     };
     let id = Uuid::now_v7();

@@ -156,6 +156,11 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         r#"mutation { refundOrder(number: "1", reason: "test") { id } }"#,
         "orders",
     ),
+    (
+        "retryMahakPush",
+        r#"mutation { retryMahakPush(orderNumber: "1") { id } }"#,
+        "orders",
+    ),
     ("customers", "{ customers { nodes { id } } }", "customers"),
     (
         "customer",
@@ -195,6 +200,11 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
     (
         "customerCohorts",
         r#"{ customerCohorts(from: "2026-11-01", to: "2026-11-07", bucket: WEEK) { bucketStart } }"#,
+        "reports",
+    ),
+    (
+        "mahakReconciliation",
+        r#"{ mahakReconciliation(from: "2026-11-01", to: "2026-11-07") { days { day } } }"#,
         "reports",
     ),
     ("contentPages", "{ contentPages { id slug } }", "content"),

@@ -121,7 +121,7 @@ pub fn router(
         None => Router::new(),
     };
 
-    let reports_routes = reports_csv::router(state.db.clone(), &settings.jwt);
+    let reports_routes = reports_csv::router(state.db.clone(), &settings.jwt, &settings.reconcile);
 
     Router::new()
         .route(

@@ -7,6 +7,8 @@
 //! the permission; 404 for an unknown report; 400 with a JSON body
 //! `{"error": {"code": "BAD_USER_INPUT", "field": ..., "message": ...}}` for bad parameters.
 //! The figures are those of the admin schema's report queries (`crate::reports`).
+//! `GET /admin/reports/mahak-reconciliation.csv?from=&to=` is the admin schema's
+//! `mahakReconciliation` (see `crate::reconcile::report`), with the same permission.
 
 use std::sync::Arc;
 
@@ -29,13 +31,20 @@ pub struct CsvState {
     pub db: DatabaseConnection,
     /// Keys of staff (admin) access tokens.
     pub keys: Arc<JwtKeys>,
+    /// For `mahak-reconciliation.csv` (see `crate::reconcile::report`).
+    pub reconcile: crate::reconcile::ReconcileSettings,
 }
 
 /// The export route, verifying staff tokens with the admin keys of `jwt`.
-pub fn router(db: DatabaseConnection, jwt: &crate::auth::JwtSettings) -> Router {
+pub fn router(
+    db: DatabaseConnection,
+    jwt: &crate::auth::JwtSettings,
+    reconcile: &crate::reconcile::ReconcileSettings,
+) -> Router {
     let state = CsvState {
         db,
         keys: Arc::new(JwtKeys::admin_from_settings(jwt)),
+        reconcile: reconcile.clone(),
     };
     Router::new()
         .route("/admin/reports/{file}", get(download))
@@ -49,7 +58,7 @@ fn error_response(err: ApiError) -> Response {
         ApiError::Forbidden => StatusCode::FORBIDDEN,
         ApiError::BadUserInput { .. } => StatusCode::BAD_REQUEST,
         ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-        ApiError::Conflict { .. } => StatusCode::CONFLICT,
+        ApiError::Conflict { .. } | ApiError::CreditRefused { .. } => StatusCode::CONFLICT,
         ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
@@ -101,6 +110,21 @@ async fn download(
     if let Err(err) = require_staff(&state, &headers, Permission::Reports).await {
         return error_response(err);
     }
+    if file == "mahak-reconciliation.csv" {
+        let Ok(Query(query)) = query else {
+            return error_response(ApiError::bad_input("from", "bad query string"));
+        };
+        let csv = crate::reconcile::report::csv(
+            &state.db,
+            query.from.as_deref(),
+            query.to.as_deref(),
+            &state.reconcile,
+        );
+        return match csv.await {
+            Ok(csv) => csv_response(csv),
+            Err(err) => error_response(err),
+        };
+    }
     let Some(report) = file.strip_suffix(".csv").and_then(Report::parse) else {
         return error_response(ApiError::not_found("report"));
     };
@@ -108,25 +132,27 @@ async fn download(
         return error_response(ApiError::bad_input("limit", "limit must be a whole number"));
     };
     match export(&state.db, report, &query).await {
-        Ok(csv) => {
-            let disposition = format!("attachment; filename=\"{}\"", csv.filename);
-            (
-                [
-                    (
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("text/csv; charset=utf-8"),
-                    ),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        HeaderValue::from_str(&disposition)
-                            .unwrap_or_else(|_| HeaderValue::from_static("attachment")),
-                    ),
-                    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-                ],
-                csv.body,
-            )
-                .into_response()
-        }
+        Ok(csv) => csv_response(csv),
         Err(err) => error_response(err),
     }
+}
+
+fn csv_response(csv: crate::reports::csv::CsvFile) -> Response {
+    let disposition = format!("attachment; filename=\"{}\"", csv.filename);
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&disposition)
+                    .unwrap_or_else(|_| HeaderValue::from_static("attachment")),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        csv.body,
+    )
+        .into_response()
 }

@@ -8,10 +8,12 @@
 //! transaction as its change.
 
 pub mod access;
+pub mod account_credit;
 pub mod catalogue;
 pub mod content;
 pub mod media;
 pub mod orders;
+pub mod reconcile;
 pub mod reports;
 pub mod staff;
 pub mod sync_console;
@@ -44,6 +46,7 @@ pub struct AdminQuery(
     orders::OrdersQuery,
     reports::ReportsQuery,
     content::ContentQuery,
+    reconcile::ReconcileQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -54,6 +57,7 @@ pub struct AdminMutation(
     sync_console::SyncConsoleMutation,
     orders::OrdersMutation,
     content::ContentMutation,
+    reconcile::ReconcileMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -78,7 +82,8 @@ pub fn build(services: Services, settings: &Settings) -> AdminSchema {
         AdminSubscription::default(),
     )
     .data(services)
-    .data(crate::staff::StaffAuth::new(settings));
+    .data(crate::staff::StaffAuth::new(settings))
+    .data(settings.reconcile.clone());
     with_limits(builder, settings).finish()
 }
 

@@ -233,7 +233,10 @@ pub struct AdminOrder {
     details: Arc<OrderDetails>,
 }
 
-async fn one_order(db: &DatabaseConnection, order: orders::Model) -> ApiResult<AdminOrder> {
+pub(crate) async fn one_order(
+    db: &DatabaseConnection,
+    order: orders::Model,
+) -> ApiResult<AdminOrder> {
     let details = OrderDetails::load(db, std::slice::from_ref(&order)).await?;
     Ok(AdminOrder { order, details })
 }
@@ -361,8 +364,19 @@ impl AdminOrder {
             })
             .collect()
     }
-    /// The order's sales invoice in Mahak, once pushed.
-    async fn mahak(&self) -> MahakOrderLink {
+    /// The order's sales invoice in Mahak, once pushed, its return and its receipt.
+    async fn mahak(&self, ctx: &Context<'_>) -> MahakOrderLink {
+        let grace = ctx
+            .data_opt::<crate::reconcile::ReconcileSettings>()
+            .cloned()
+            .unwrap_or_default()
+            .grace();
+        let payments = self
+            .details
+            .payments
+            .get(&self.order.id)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         MahakOrderLink {
             state: self.order.mahak_state.clone(),
             order_id: self.order.mahak_order_id,
@@ -370,6 +384,18 @@ impl AdminOrder {
             row_version: self.order.mahak_row_version,
             error: self.order.mahak_error.clone(),
             pushed_at: self.order.mahak_pushed_at,
+            return_state: self.order.mahak_return_state.clone(),
+            return_id: self.order.mahak_return_id,
+            return_client_id: self.order.mahak_return_client_id,
+            return_error: self.order.mahak_return_error.clone(),
+            settled_at: self.order.mahak_settled_at,
+            receipt_missing: crate::reconcile::receipt_missing(
+                &self.order,
+                payments,
+                grace,
+                Utc::now(),
+            ),
+            accounting_state: crate::reconcile::accounting_state(&self.order).into(),
         }
     }
 }
@@ -475,7 +501,7 @@ pub struct AdminOrderEvent {
 /// An order's or customer's link to Mahak.
 #[derive(SimpleObject)]
 pub struct MahakOrderLink {
-    /// `not_pushed`, `pending`, `pushed` or `failed`.
+    /// The invoice's push: `not_pushed`, `pending`, `pushed`, `failed` or `dead`.
     pub state: String,
     pub order_id: Option<i64>,
     /// The ClientId the store sent it with (kept across retries).
@@ -484,6 +510,22 @@ pub struct MahakOrderLink {
     /// Mahak's reason, when it refused the invoice.
     pub error: Option<String>,
     pub pushed_at: Option<DateTime<Utc>>,
+    /// The sales return's push: null while no return is due, then `pending`, `pushed`,
+    /// `failed`, `dead`, or `from_mahak` (entered in Mahak and synced back).
+    pub return_state: Option<String>,
+    /// The sales return's id in Mahak.
+    pub return_id: Option<i64>,
+    /// The ClientId the store pushed the return with.
+    pub return_client_id: Option<i64>,
+    /// Mahak's reason, when it refused the return.
+    pub return_error: Option<String>,
+    /// When a receipt for the invoice was seen in Mahak.
+    pub settled_at: Option<DateTime<Utc>>,
+    /// A payment was verified more than `reconcile.receipt_grace_secs` ago and Mahak has
+    /// no receipt for the invoice yet.
+    pub receipt_missing: bool,
+    /// Where the order stands in Mahak's books.
+    pub accounting_state: super::reconcile::AccountingState,
 }
 
 pub struct AdminOrderConnection {
@@ -612,6 +654,16 @@ impl AdminCustomer {
     /// The credit Mahak allows the customer (Rial). Owned by Mahak; read-only here.
     async fn mahak_credit(&self, ctx: &Context<'_>) -> ApiResult<Option<Rial>> {
         Ok(self.mahak_person(ctx).await?.map(|p| Rial(p.credit)))
+    }
+    /// The customer's standing in Mahak's books: balance, credit, what is available for
+    /// orders on account, whether the account is usable and why not, and the ledger.
+    async fn account_standing(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<super::account_credit::AdminAccountStanding> {
+        Ok(super::account_credit::AdminAccountStanding(
+            crate::account_credit::standing(&services(ctx).db, &self.0).await?,
+        ))
     }
     async fn addresses(&self, ctx: &Context<'_>) -> ApiResult<Vec<AdminAddress>> {
         Ok(customer_addresses::Entity::find()
