@@ -66,7 +66,6 @@ impl Shop<'_> {
     /// A customer signed in with `phone` orders two units of a fresh product (price 1,000,000
     /// Rial) and pays on the sandbox gateway.
     async fn paid_order(&self, phone: &str, mahak_id: i64) -> Paid {
-        let token = shop::sign_in(self.server, self.sms, phone, None).await;
         let mut spec = ProductSpec::new(mahak_id, &format!("Item {mahak_id}"));
         spec.variants = vec![(Some(PRICE), 10.0)];
         seed::product(self.conn, &spec).await;
@@ -77,17 +76,31 @@ impl Shop<'_> {
             .unwrap()
             .unwrap()
             .id;
+        self.buy(phone, &[variant]).await
+    }
+
+    /// A customer signed in with `phone` orders two units of the first of `variants` the shop
+    /// sells and pays on the sandbox gateway.
+    async fn buy(&self, phone: &str, variants: &[i64]) -> Paid {
+        let token = shop::sign_in(self.server, self.sms, phone, None).await;
         let address = shop::add_home_address(self.server, &token).await;
         let gql = |query: &'static str, variables: Value| {
             let token = token.clone();
             async move { shop::gql(self.server, query, variables, Some(&token), None).await }
         };
-        let added = gql(
-            "mutation($v: ID!, $q: Int!) { addToCart(variantId: $v, quantity: $q) { itemCount } }",
-            json!({ "v": variant.to_string(), "q": QUANTITY }),
-        )
-        .await;
-        assert!(added["errors"].is_null(), "{added}");
+        let mut added = false;
+        for variant in variants {
+            let body = gql(
+                "mutation($v: ID!, $q: Int!) { addToCart(variantId: $v, quantity: $q) { itemCount } }",
+                json!({ "v": variant.to_string(), "q": QUANTITY }),
+            )
+            .await;
+            if body["errors"].is_null() {
+                added = true;
+                break;
+            }
+        }
+        assert!(added, "none of the variants can be bought");
         let order = gql(
             "mutation($i: CheckoutInput!) { checkout(input: $i) { number } }",
             json!({ "i": { "addressId": address } }),
@@ -739,4 +752,114 @@ async fn the_sweep_runs_on_sqlite() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(shop.texts_to(&returned.phone, "مرجوع"), 1);
+}
+
+/// The whole way with the real push (the embedded sync and the outbox against the
+/// simulator): the paid order is invoiced in Mahak, the receipt pushed with it comes back and
+/// settles it, and a return an accountant enters in Mahak refunds it in the store without a
+/// return being pushed back.
+#[tokio::test]
+async fn a_pushed_invoice_is_settled_by_its_receipt_and_refunded_by_a_return_in_mahak() {
+    let db = TestDb::postgres().await;
+    let sim = simulator::start(SimulatorConfig {
+        sizes: DataSizes::for_products(10),
+        seed: 11,
+        ..SimulatorConfig::default()
+    })
+    .await
+    .expect("simulator");
+    let base_url = sim.base_url();
+    let (server, sms) = shop::start(
+        &db,
+        &[
+            ("APP__SYNC__EMBEDDED", "true"),
+            ("APP__MAHAK__BASE_URL", base_url.as_str()),
+            ("APP__SYNC__INTERVAL_SECS", "1"),
+            ("APP__RECONCILE__INTERVAL_SECS", "1"),
+            ("APP__OUTBOX__POLL_INTERVAL_MS", "100"),
+            ("APP__OUTBOX__RETRY_BASE_SECS", "1"),
+            ("APP__OUTBOX__RETRY_MAX_SECS", "1"),
+            ("APP__DATABASE__MAX_CONNECTIONS", "8"),
+        ],
+    )
+    .await;
+    let conn = db.connect().await;
+    let shop = Shop {
+        server: &server,
+        sms: &sms,
+        conn: &conn,
+        staff: staff_token(&server, &db, &["orders"]).await,
+    };
+    let mut variants = Vec::new();
+    for _ in 0..600 {
+        variants = entity::variants::Entity::find()
+            .filter(entity::variants::Column::DeletedAt.is_null())
+            .all(&conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|v| v.id)
+            .collect();
+        if !variants.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let paid = shop.buy("09121119001", &variants).await;
+
+    let settled = shop
+        .wait_for(&paid.number, "the invoice and its receipt", |o| {
+            o["mahak"]["accountingState"] == "SETTLED"
+        })
+        .await;
+    assert_eq!(settled["mahak"]["state"], "pushed", "{settled}");
+    let invoice_id = settled["mahak"]["orderId"].as_i64().expect("invoice id");
+    let row = shop.order_row(&paid.number).await;
+    let payment = payments::Entity::find()
+        .filter(payments::Column::OrderId.eq(row.id))
+        .filter(payments::Column::Status.eq("paid"))
+        .one(&conn)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(payment.mahak_settled_at.is_some());
+
+    let return_id = sim.control().upsert_row(
+        Entity::Order,
+        json!({ "OrderType": 202, "ReferenceOrderId": invoice_id, "OrderClientId": 5_570_001 }),
+    );
+    let returned = shop
+        .wait_for(&paid.number, "the return", |o| o["status"] == "REFUNDED")
+        .await;
+    assert_eq!(returned["mahak"]["returnId"], return_id, "{returned}");
+    assert_eq!(returned["mahak"]["returnState"], "from_mahak");
+    assert_eq!(returned["mahak"]["accountingState"], "RETURNED");
+    let row = shop.order_row(&paid.number).await;
+    assert!(row.mahak_return_client_id.is_none());
+    assert_eq!(
+        outbox::Entity::find()
+            .filter(outbox::Column::Topic.eq("mahak.push.return"))
+            .filter(outbox::Column::AggregateId.eq(row.id.to_string()))
+            .count(&conn)
+            .await
+            .unwrap(),
+        0
+    );
+    // Mahak holds the store's invoice and the accountant's return, no return of the store.
+    let returns: Vec<_> = sim
+        .control()
+        .snapshot(Entity::Order)
+        .into_iter()
+        .filter(|r| !r.deleted && r.row["ReferenceOrderId"] == invoice_id)
+        .collect();
+    assert_eq!(returns.len(), 1, "{returns:?}");
+    for _ in 0..600 {
+        if shop.texts_to(&paid.phone, "مرجوع") > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(shop.texts_to(&paid.phone, "مرجوع"), 1);
+    drop(server);
+    sim.shutdown().await;
 }
