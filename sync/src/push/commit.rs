@@ -268,3 +268,229 @@ pub fn sales_return(
     }
     Ok(body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+    use uuid::Uuid;
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 1, 11, 0, 0).unwrap()
+    }
+
+    fn customer(person_id: Option<i64>) -> customers::Model {
+        customers::Model {
+            id: Uuid::nil(),
+            phone: "+989121234567".into(),
+            first_name: None,
+            last_name: Some("  ".into()),
+            email: None,
+            status: "active".into(),
+            mahak_person_id: person_id,
+            mahak_person_client_id: Some(1_000_000_000),
+            mahak_row_version: None,
+            mahak_state: "pending".into(),
+            mahak_error: None,
+            created_at: at(),
+            updated_at: at(),
+        }
+    }
+
+    fn order() -> orders::Model {
+        orders::Model {
+            id: Uuid::nil(),
+            number: 100_042,
+            customer_id: Uuid::nil(),
+            status: "paid".into(),
+            subtotal: 200_000,
+            discount_total: 20_000,
+            tax_total: 16_200,
+            toll_total: 1_800,
+            shipping_total: 50_000,
+            grand_total: 248_000,
+            coupon_code: Some("NOROOZ".into()),
+            shipping_address: json!({ "recipientName": "سارا احمدی" }),
+            customer_note: String::new(),
+            placed_at: Some(at()),
+            paid_at: Some(at()),
+            cancelled_at: None,
+            tracking_code: None,
+            shipped_at: None,
+            delivered_at: None,
+            mahak_order_id: None,
+            mahak_order_client_id: Some(1_000_000_001),
+            mahak_row_version: None,
+            mahak_state: "pending".into(),
+            mahak_error: None,
+            mahak_pushed_at: None,
+            mahak_return_id: None,
+            mahak_return_client_id: Some(1_000_000_009),
+            mahak_return_state: None,
+            mahak_return_error: None,
+            mahak_settled_at: None,
+            version: 1,
+            idempotency_key: None,
+            created_at: at(),
+            updated_at: at(),
+        }
+    }
+
+    fn line(variant: i64, client_id: i64) -> order_lines::Model {
+        order_lines::Model {
+            id: Uuid::now_v7(),
+            order_id: Uuid::nil(),
+            variant_id: 1,
+            variant_mahak_id: variant,
+            product_name: "چای".into(),
+            variant_label: "۵۰۰ گرم".into(),
+            unit_price: 50_000,
+            quantity: 2,
+            discount: 10_000,
+            tax: 8_100,
+            toll: 900,
+            line_total: 99_000,
+            mahak_detail_client_id: Some(client_id),
+            mahak_detail_id: None,
+            mahak_return_detail_client_id: Some(client_id + 100),
+            tax_bp: Some(900),
+            toll_bp: Some(100),
+        }
+    }
+
+    fn payment() -> payments::Model {
+        payments::Model {
+            id: Uuid::nil(),
+            order_id: Uuid::nil(),
+            provider: "zarinpal".into(),
+            amount: 248_000,
+            status: "paid".into(),
+            authority: Some("A1".into()),
+            reference_id: Some("201".into()),
+            card_pan_masked: None,
+            verified_at: Some(at()),
+            mahak_receipt_id: None,
+            mahak_receipt_client_id: Some(1_000_000_004),
+            mahak_cheque_client_id: Some(1_000_000_005),
+            mahak_row_version: None,
+            mahak_state: "pending".into(),
+            mahak_settled_at: None,
+            mahak_cheque_id: None,
+            mahak_error: None,
+            created_at: at(),
+            updated_at: at(),
+        }
+    }
+
+    fn to() -> Destination {
+        Destination {
+            visitor_id: Some(7),
+            store_id: Some(3),
+            person_group_id: Some(12),
+            bank_name: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_new_customers_paid_order_is_person_link_invoice_lines_receipt_and_cheque() {
+        let (order, customer) = (order(), customer(None));
+        let lines = [line(501, 1_000_000_002), line(502, 1_000_000_003)];
+        let payment = payment();
+        let body = invoice(
+            &Invoice {
+                order: &order,
+                customer: &customer,
+                lines: &lines,
+                payment: Some(&payment),
+            },
+            &to(),
+        )
+        .unwrap();
+        let person = &body.people[0];
+        assert_eq!(person.person_client_id, Some(1_000_000_000));
+        assert_eq!(person.person_group_id, Some(12));
+        assert_eq!(person.mobile.as_deref(), Some("09121234567"));
+        // Blank names fall back to the recipient on the order.
+        assert_eq!(person.last_name.as_deref(), Some("سارا احمدی"));
+        assert_eq!(body.visitor_people[0].visitor_id, Some(7));
+        assert_eq!(body.visitor_people[0].person_client_id, Some(1_000_000_000));
+
+        let invoice = &body.orders[0];
+        assert_eq!(invoice.order_type, Some(SALES_INVOICE));
+        assert_eq!(invoice.order_client_id, Some(1_000_000_001));
+        assert_eq!(invoice.person_id, None);
+        assert_eq!(invoice.person_client_id, Some(1_000_000_000));
+        assert_eq!(invoice.order_date.as_deref(), Some("2026-03-01T14:30:00"));
+        assert_eq!(
+            invoice.discount,
+            Some(0.0),
+            "line discounts carry the coupon"
+        );
+        assert_eq!(invoice.send_cost, Some(50_000.0));
+
+        assert_eq!(body.order_details.len(), 2);
+        let detail = &body.order_details[1];
+        assert_eq!(detail.order_client_id, Some(1_000_000_001));
+        assert_eq!(detail.order_detail_client_id, Some(1_000_000_003));
+        assert_eq!(detail.product_detail_id, Some(502));
+        assert_eq!(detail.row_id, Some(2));
+        assert_eq!(detail.price, Some(50_000.0));
+        assert_eq!(detail.count1, Some(2.0));
+        assert_eq!(detail.discount, Some(10_000.0));
+        assert_eq!(detail.tax_percent, Some(9.0));
+        assert_eq!(detail.charge_percent, Some(1.0));
+        assert_eq!(detail.store_id, Some(3));
+
+        let receipt = &body.receipts[0];
+        assert_eq!(receipt.order_client_id, Some(1_000_000_001));
+        assert_eq!(receipt.tracking_code.as_deref(), Some("201"));
+        assert_eq!(receipt.cash_amount, Some(0.0));
+        let cheque = &body.cheques[0];
+        assert_eq!(cheque.receipt_client_id, Some(1_000_000_004));
+        assert_eq!(cheque.cheque_type, Some(2));
+        assert_eq!(cheque.amount, Some(248_000.0));
+        assert_eq!(cheque.bank_name.as_deref(), Some("zarinpal"));
+    }
+
+    #[test]
+    fn a_known_customer_is_referred_to_by_id_and_an_unpaid_charge_has_no_receipt() {
+        let (mut order, customer) = (order(), customer(Some(77)));
+        // A retry after Mahak saved the order: it is sent with its id (an update).
+        order.mahak_order_id = Some(900);
+        let lines = [line(501, 1_000_000_002)];
+        let body = invoice(
+            &Invoice {
+                order: &order,
+                customer: &customer,
+                lines: &lines,
+                payment: None,
+            },
+            &to(),
+        )
+        .unwrap();
+        assert!(body.people.is_empty() && body.visitor_people.is_empty());
+        assert_eq!(body.orders[0].person_id, Some(77));
+        assert_eq!(body.orders[0].person_client_id, None);
+        assert_eq!(body.orders[0].order_id, Some(900));
+        assert_eq!(body.order_details[0].order_id, Some(900));
+        assert!(body.receipts.is_empty() && body.cheques.is_empty());
+    }
+
+    #[test]
+    fn a_return_references_the_invoice_and_gives_every_line_back() {
+        let mut order = order();
+        order.mahak_order_id = Some(900);
+        let lines = [line(501, 1_000_000_002)];
+        let body = sales_return(&order, &customer(Some(77)), &lines, "refunded", &to()).unwrap();
+        let ret = &body.orders[0];
+        assert_eq!(ret.order_type, Some(SALES_RETURN));
+        assert_eq!(ret.reference_order_id, Some(900));
+        assert_eq!(ret.order_client_id, Some(1_000_000_009));
+        assert_eq!(ret.person_id, Some(77));
+        let detail = &body.order_details[0];
+        assert_eq!(detail.order_client_id, Some(1_000_000_009));
+        assert_eq!(detail.order_detail_client_id, Some(1_000_000_102));
+        assert_eq!(detail.count1, Some(2.0));
+    }
+}

@@ -381,7 +381,8 @@ impl Pusher {
         let answer = match self.send(&body).await {
             Ok(answer) => answer,
             Err(err) => {
-                self.record_invoice_error(&order, &err).await?;
+                self.record_send_error(order.id, PushKind::Invoice, &err)
+                    .await?;
                 return Err(err);
             }
         };
@@ -483,20 +484,28 @@ impl Pusher {
     }
 
     /// Keeps the reason of a failed send on the order for staff; a rejection of the whole
-    /// call marks it failed, a transient failure leaves it pending.
-    async fn record_invoice_error(
+    /// call marks the push failed, a transient failure leaves it pending.
+    async fn record_send_error(
         &self,
-        order: &orders::Model,
+        order_id: Uuid,
+        kind: PushKind,
         err: &PushError,
     ) -> Result<(), DbErr> {
         let next_state = match err {
             PushError::Rejected(_) => state::FAILED,
             _ => state::PENDING,
         };
+        let (state_column, error_column) = match kind {
+            PushKind::Invoice => (orders::Column::MahakState, orders::Column::MahakError),
+            PushKind::Return => (
+                orders::Column::MahakReturnState,
+                orders::Column::MahakReturnError,
+            ),
+        };
         orders::Entity::update_many()
-            .col_expr(orders::Column::MahakState, Expr::value(next_state))
-            .col_expr(orders::Column::MahakError, Expr::value(err.to_string()))
-            .filter(orders::Column::Id.eq(order.id))
+            .col_expr(state_column, Expr::value(next_state))
+            .col_expr(error_column, Expr::value(err.to_string()))
+            .filter(orders::Column::Id.eq(order_id))
             .exec(&self.db)
             .await?;
         Ok(())
@@ -558,18 +567,7 @@ impl Pusher {
         let answer = match self.send(&body).await {
             Ok(answer) => answer,
             Err(err) => {
-                let next_state = match err {
-                    PushError::Rejected(_) => state::FAILED,
-                    _ => state::PENDING,
-                };
-                orders::Entity::update_many()
-                    .col_expr(orders::Column::MahakReturnState, Expr::value(next_state))
-                    .col_expr(
-                        orders::Column::MahakReturnError,
-                        Expr::value(err.to_string()),
-                    )
-                    .filter(orders::Column::Id.eq(order.id))
-                    .exec(&self.db)
+                self.record_send_error(order.id, PushKind::Return, &err)
                     .await?;
                 return Err(err);
             }

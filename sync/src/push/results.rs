@@ -111,3 +111,91 @@ fn outcome(entity: Entity, index: usize, row: &EntityUpdateResult) -> RowOutcome
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mahak::models::{OrderDetailModel, OrderModel, PropertyError};
+
+    fn sent() -> CommitData {
+        CommitData {
+            orders: vec![OrderModel::default()],
+            order_details: vec![OrderDetailModel::default(), OrderDetailModel::default()],
+            ..CommitData::default()
+        }
+    }
+
+    fn saved(index: i64, id: i64) -> EntityUpdateResult {
+        EntityUpdateResult {
+            result: Some(true),
+            index: Some(index),
+            entity_id: Some(id),
+            row_version: Some(40 + id),
+            ..EntityUpdateResult::default()
+        }
+    }
+
+    #[test]
+    fn rows_are_read_by_index_and_rejections_keep_mahaks_words() {
+        let mut result = SaveAllDataResult::default();
+        result.entities.insert(Entity::Order, vec![saved(0, 900)]);
+        let rejected = EntityUpdateResult {
+            result: Some(false),
+            index: Some(0),
+            errors: Some(vec![PropertyError {
+                property: Some("ProductDetailId".into()),
+                code: Some(404),
+                error: Some("no ProductDetail 77".into()),
+            }]),
+            ..EntityUpdateResult::default()
+        };
+        // Mahak's order of results need not be the input order: `Index` says which row.
+        result
+            .entities
+            .insert(Entity::OrderDetail, vec![saved(1, 901), rejected]);
+        let answer = Answer::check(&sent(), result).unwrap();
+        assert_eq!(
+            answer.row(Entity::Order, 0),
+            RowOutcome::Saved {
+                id: 900,
+                row_version: Some(940)
+            }
+        );
+        assert_eq!(answer.row(Entity::OrderDetail, 1).id(), Some(901));
+        assert_eq!(
+            answer.row(Entity::OrderDetail, 0),
+            RowOutcome::Rejected(
+                "OrderDetail #1: ProductDetailId: no ProductDetail 77 (404)".into()
+            )
+        );
+        assert_eq!(answer.rejections().len(), 1);
+    }
+
+    #[test]
+    fn an_answer_missing_rows_is_not_trusted() {
+        let mut result = SaveAllDataResult::default();
+        result.entities.insert(Entity::Order, vec![saved(0, 900)]);
+        result
+            .entities
+            .insert(Entity::OrderDetail, vec![saved(0, 901)]);
+        let err = Answer::check(&sent(), result).err().unwrap();
+        assert!(
+            err.contains("1 results for 2 pushed OrderDetail rows"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn success_without_an_id_is_a_rejection() {
+        let mut result = SaveAllDataResult::default();
+        result.entities.insert(Entity::Order, vec![saved(0, 0)]);
+        result
+            .entities
+            .insert(Entity::OrderDetail, vec![saved(0, 1), saved(1, 2)]);
+        let answer = Answer::check(&sent(), result).unwrap();
+        assert!(matches!(
+            answer.row(Entity::Order, 0),
+            RowOutcome::Rejected(_)
+        ));
+    }
+}
