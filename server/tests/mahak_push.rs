@@ -216,7 +216,16 @@ impl Store {
 
 #[tokio::test]
 async fn a_paid_order_appears_in_mahak_as_invoice_lines_and_receipt() {
-    let db = TestDb::postgres().await;
+    paid_order_appears_in_mahak(TestDb::postgres().await).await;
+}
+
+/// The embedded default's database: ClientIds come from the counter table, not a sequence.
+#[tokio::test]
+async fn a_paid_order_appears_in_mahak_on_sqlite_too() {
+    paid_order_appears_in_mahak(TestDb::sqlite()).await;
+}
+
+async fn paid_order_appears_in_mahak(db: TestDb) {
     let store = start(&db, &[]).await;
     let (token, number, variant) = store.checkout("09121230001").await;
     // Nothing goes to Mahak before payment.
