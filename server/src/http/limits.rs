@@ -1,13 +1,17 @@
 //! A cap on aliases per operation. Aliases let one request ask for the same field many times
 //! (`a: verifyOtp(...) b: verifyOtp(...)`), multiplying work and defeating per-request rate
 //! limits; async-graphql limits depth and complexity but not aliases.
+//!
+//! The same extension refuses text holding the NUL character (U+0000), in variables or in
+//! the document's literals, before anything runs: PostgreSQL cannot store it in `text`, so it
+//! would otherwise surface as an internal error from whichever statement met it first.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Name, Positioned, ServerError, ServerResult, Variables};
+use async_graphql::{Name, Positioned, ServerError, ServerResult, Value as ConstValue, Variables};
 
 pub struct QueryLimits {
     pub max_aliases: usize,
@@ -34,6 +38,19 @@ impl Extension for AliasLimit {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
+        // `\u0000` is how a GraphQL string literal spells NUL; JSON-decoded text holds it raw.
+        let literal_nul = query.contains('\0')
+            || query.to_ascii_lowercase().contains("\\u0000")
+            || query.contains("\\u{0}");
+        if literal_nul || variables.iter().any(|(_, value)| holds_nul(value)) {
+            let mut error =
+                ServerError::new("text may not contain the NUL character (U+0000)", None);
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", "BAD_USER_INPUT");
+            return Err(error);
+        }
         let document = next.run(ctx, query, variables).await?;
         let mut counter = AliasCounter {
             document: &document,
@@ -53,6 +70,17 @@ impl Extension for AliasLimit {
             }
         }
         Ok(document)
+    }
+}
+
+fn holds_nul(value: &ConstValue) -> bool {
+    match value {
+        ConstValue::String(text) => text.contains('\0'),
+        ConstValue::List(items) => items.iter().any(holds_nul),
+        ConstValue::Object(fields) => fields
+            .iter()
+            .any(|(name, value)| name.contains('\0') || holds_nul(value)),
+        _ => false,
     }
 }
 
