@@ -153,3 +153,22 @@ async fn staff_sign_in_failures_per_email_count_across_replicas() {
         retry_after(&body);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payment_starts_per_customer_count_across_replicas() {
+    let db = TestDb::postgres().await;
+    let (a, b, sms) = replicas(&db, &[]).await;
+    let token = shop::sign_in(&a, &sms, "09123333333", None).await;
+    let start = "mutation($n: String!) { startPayment(orderNumber: $n) { redirectUrl } }";
+    // Twenty calls per hour per customer, spread over both replicas (unknown orders count too).
+    for i in 0..20 {
+        let server = if i % 2 == 0 { &a } else { &b };
+        let body = shop::gql(server, start, json!({ "n": "999999" }), Some(&token), None).await;
+        assert_eq!(error_codes(&body), vec!["NOT_FOUND"], "call {i}: {body}");
+    }
+    for server in [&a, &b] {
+        let body = shop::gql(server, start, json!({ "n": "999999" }), Some(&token), None).await;
+        let secs = retry_after(&body);
+        assert!((1..=3600).contains(&secs), "retry after {secs}");
+    }
+}

@@ -36,6 +36,8 @@ pub enum Kind {
     StaffSignInEmail,
     /// Orders charged to a customer's Mahak account (`payOnAccount`), per customer.
     PayOnAccountCustomer,
+    /// Payments opened at the gateway (`startPayment`), per customer.
+    PaymentStartCustomer,
 }
 
 impl Kind {
@@ -48,6 +50,7 @@ impl Kind {
             Kind::StaffSignInIp => "staff_sign_in_ip",
             Kind::StaffSignInEmail => "staff_sign_in_email",
             Kind::PayOnAccountCustomer => "pay_on_account_customer",
+            Kind::PaymentStartCustomer => "payment_start_customer",
         }
     }
 }

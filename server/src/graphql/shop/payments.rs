@@ -70,6 +70,9 @@ pub struct PaymentStart {
     pub redirect_url: String,
 }
 
+/// `startPayment` calls one customer may make per hour.
+const START_PAYMENTS_PER_HOUR: u32 = 20;
+
 #[derive(Default)]
 pub struct PaymentsMutation;
 
@@ -78,7 +81,8 @@ impl PaymentsMutation {
     /// Opens a payment at the gateway for one of the signed-in customer's orders awaiting
     /// payment, for its grand total, and returns the gateway page to send the customer to.
     /// Each call opens a fresh attempt. Errors: `NOT_FOUND` (not the caller's order),
-    /// `CONFLICT` (not `PENDING_PAYMENT`).
+    /// `CONFLICT` (not `PENDING_PAYMENT`), `RATE_LIMITED` beyond 20 calls per hour per
+    /// customer (each call opens a request at the gateway; counted across replicas).
     async fn start_payment(
         &self,
         ctx: &Context<'_>,
@@ -89,6 +93,15 @@ impl PaymentsMutation {
             .unwrap_or(&Caller::Anonymous)
             .customer_id()?;
         let services = ctx.data_unchecked::<Services>();
+        // Counted before the order is looked up, so guessing order numbers costs budget too.
+        crate::auth::limiter::hit(
+            &services.db,
+            crate::auth::limiter::Kind::PaymentStartCustomer,
+            &customer_id.to_string(),
+            START_PAYMENTS_PER_HOUR,
+            chrono::Duration::hours(1),
+        )
+        .await?;
         let order = crate::commerce::orders::find_by_number_for_customer(
             &services.db,
             customer_id,
