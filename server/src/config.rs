@@ -306,6 +306,13 @@ pub struct GraphqlSettings {
     /// How often the admin's live sync views (`syncStatusChanged`, `deadLetterAdded`) read
     /// the sync's state from the database while someone is subscribed, in milliseconds.
     pub sync_status_poll_ms: u64,
+    /// Queries the shop endpoint remembers for automatic persisted queries (Apollo APQ), per
+    /// process; `0` turns APQ off. See `crate::http::persisted`.
+    pub persisted_query_cache_entries: usize,
+    /// A JSON file of the only operations the shop endpoint runs (Apollo's persisted query
+    /// manifest, or `{"<sha256 of the query>": "<query>"}`); others answer
+    /// `OPERATION_NOT_ALLOWED`. Unset: any operation.
+    pub safelist_file: Option<std::path::PathBuf>,
 }
 
 impl Default for GraphqlSettings {
@@ -319,6 +326,8 @@ impl Default for GraphqlSettings {
             introspection: true,
             ws_init_timeout_secs: 10,
             sync_status_poll_ms: 1000,
+            persisted_query_cache_entries: 1000,
+            safelist_file: None,
         }
     }
 }
@@ -348,6 +357,10 @@ impl GraphqlSettings {
                 "graphql.sync_status_poll_ms",
                 "must be at least 10",
             ));
+        }
+        if let Some(path) = &self.safelist_file {
+            crate::http::persisted::Safelist::load(path)
+                .map_err(|reason| ConfigError::invalid("graphql.safelist_file", reason))?;
         }
         Ok(())
     }

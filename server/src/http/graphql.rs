@@ -40,6 +40,25 @@ pub struct Endpoint<E> {
     /// Adds per-request data (DataLoaders, the caller's identity read from the headers) to
     /// each operation.
     pub prepare: Prepare,
+    /// Automatic persisted queries and the operation safelist (the shop's); `None` runs
+    /// requests as sent.
+    pub persisted: Option<super::persisted::PersistedQueries>,
+}
+
+impl<E> Endpoint<E> {
+    /// The request to execute: see [`super::persisted::PersistedQueries::resolve`].
+    pub(super) fn resolve(&self, request: Request) -> Result<Request, ServerError> {
+        match &self.persisted {
+            Some(persisted) => persisted.resolve(request),
+            // Apollo clients stop sending hashes on this answer.
+            None if request.query.is_empty()
+                && request.extensions.contains_key("persistedQuery") =>
+            {
+                Err(super::persisted::not_supported())
+            }
+            None => Ok(request),
+        }
+    }
 }
 
 /// The media type a response is written in.
@@ -128,14 +147,21 @@ fn reject(status: StatusCode, media: MediaType, message: &str) -> axum::response
         .into_response()
 }
 
-/// Parses one request object (`query`, `operationName`, `variables`, `extensions`).
+/// Parses one request object (`query`, `operationName`, `variables`, `extensions`). `query`
+/// may be left out only by a persisted query (`extensions.persistedQuery`); it is then empty
+/// until [`Endpoint::resolve`] fills it.
 pub(super) fn parse_params(value: Value) -> Result<Request, String> {
     let Value::Object(mut map) = value else {
         return Err("a GraphQL request must be a JSON object".into());
     };
+    let persisted = map
+        .get("extensions")
+        .and_then(|e| e.get("persistedQuery"))
+        .is_some();
     let query = match map.remove("query") {
         Some(Value::String(query)) => query,
         Some(_) => return Err("`query` must be a string".into()),
+        None if persisted => String::new(),
         None => return Err("`query` is required".into()),
     };
     let mut request = Request::new(query);
@@ -304,8 +330,21 @@ pub async fn handle<E: Executor>(
     };
 
     let batch = if method == Method::GET {
-        match parse_get_params(query) {
-            Ok(request) if is_non_query_operation(&request) => {
+        match parse_get_params(query).map(|request| endpoint.resolve(request)) {
+            Ok(Err(error)) => {
+                let status = match media {
+                    MediaType::GraphqlResponse => StatusCode::BAD_REQUEST,
+                    MediaType::Json => StatusCode::OK,
+                };
+                let body = response_json(Response::from_errors(vec![error]));
+                return (
+                    status,
+                    [(header::CONTENT_TYPE, media.content_type())],
+                    body.to_string(),
+                )
+                    .into_response();
+            }
+            Ok(Ok(request)) if is_non_query_operation(&request) => {
                 return (
                     StatusCode::METHOD_NOT_ALLOWED,
                     [(header::ALLOW, "POST")],
@@ -313,7 +352,7 @@ pub async fn handle<E: Executor>(
                 )
                     .into_response();
             }
-            Ok(request) => BatchRequest::Single(request),
+            Ok(Ok(request)) => BatchRequest::Single(request),
             Err(message) => return reject(StatusCode::BAD_REQUEST, media, &message),
         }
     } else {
@@ -329,10 +368,15 @@ pub async fn handle<E: Executor>(
             let label = operation_label(&request);
             tracing::Span::current().record("operation", label.as_str());
             let started = Instant::now();
-            let response = endpoint
-                .executor
-                .execute((endpoint.prepare)(request.data(context), &headers))
-                .await;
+            let response = match resolved(&endpoint, &method, request) {
+                Ok(request) => {
+                    endpoint
+                        .executor
+                        .execute((endpoint.prepare)(request.data(context), &headers))
+                        .await
+                }
+                Err(error) => Response::from_errors(vec![error]),
+            };
             let request_error = is_request_error(&response);
             record_metrics(endpoint.name, &label, &response, started);
             let status = if request_error && media == MediaType::GraphqlResponse {
@@ -347,10 +391,15 @@ pub async fn handle<E: Executor>(
             for request in requests {
                 let label = operation_label(&request);
                 let started = Instant::now();
-                let response = endpoint
-                    .executor
-                    .execute((endpoint.prepare)(request.data(context.clone()), &headers))
-                    .await;
+                let response = match resolved(&endpoint, &method, request) {
+                    Ok(request) => {
+                        endpoint
+                            .executor
+                            .execute((endpoint.prepare)(request.data(context.clone()), &headers))
+                            .await
+                    }
+                    Err(error) => Response::from_errors(vec![error]),
+                };
                 record_metrics(endpoint.name, &label, &response, started);
                 results.push(response_json(response));
             }
@@ -363,6 +412,20 @@ pub async fn handle<E: Executor>(
         body.to_string(),
     )
         .into_response()
+}
+
+/// A GET request was resolved while it was parsed (before the check that it is a query);
+/// a POST request is resolved here.
+fn resolved<E>(
+    endpoint: &Endpoint<E>,
+    method: &Method,
+    request: Request,
+) -> Result<Request, ServerError> {
+    if method == Method::GET {
+        Ok(request)
+    } else {
+        endpoint.resolve(request)
+    }
 }
 
 fn parse_post_body(

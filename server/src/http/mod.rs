@@ -4,6 +4,7 @@
 pub mod graphql;
 mod limits;
 mod payments;
+pub mod persisted;
 mod reports_csv;
 mod sync_page;
 pub mod ws;
@@ -69,6 +70,9 @@ pub fn router(
             state.db.clone(),
             Arc::new(crate::auth::JwtKeys::from_settings(&settings.jwt)),
         ),
+        persisted: Some(persisted::PersistedQueries::from_settings(
+            &settings.graphql,
+        )),
     });
     let admin = Arc::new(graphql::Endpoint {
         executor: admin,
@@ -79,6 +83,7 @@ pub fn router(
         prepare: crate::graphql::admin::access::request_preparer(Arc::new(
             crate::auth::JwtKeys::admin_from_settings(&settings.jwt),
         )),
+        persisted: None,
     });
 
     let layers = ServiceBuilder::new()

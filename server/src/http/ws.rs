@@ -244,6 +244,17 @@ impl<E: Executor> Session<E> {
                 }
                 let request = graphql::parse_params(payload)
                     .map_err(|err| Close(4400, format!("Invalid subscribe payload: {err}")))?;
+                // A persisted query the server does not know, or one off the safelist: an
+                // `error` for this operation; the socket stays open.
+                let request = match self.socket.endpoint.resolve(request) {
+                    Ok(request) => request,
+                    Err(error) => {
+                        let payload = vec![graphql::error_json(error)];
+                        return Ok(Some(
+                            json!({ "id": id, "type": "error", "payload": payload }),
+                        ));
+                    }
+                };
                 let request = match &self.context {
                     Some(context) => request.data(context.clone()),
                     None => request,
