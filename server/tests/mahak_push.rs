@@ -43,6 +43,15 @@ struct Store {
 /// A simulator, and the server with the embedded sync against it (one run at start, then
 /// an hour's pause) and an outbox polled every 100 ms that retries after 1 s.
 async fn start(db: &TestDb, extra: &[(&str, &str)]) -> Store {
+    start_with(db, extra, |_| {}).await
+}
+
+/// [`start`], with `prepare` changing Mahak before the first sync.
+async fn start_with(
+    db: &TestDb,
+    extra: &[(&str, &str)],
+    prepare: impl FnOnce(&RunningSimulator),
+) -> Store {
     let sim = simulator::start(SimulatorConfig {
         sizes: DataSizes::for_products(10),
         seed: 11,
@@ -50,6 +59,7 @@ async fn start(db: &TestDb, extra: &[(&str, &str)]) -> Store {
     })
     .await
     .expect("simulator");
+    prepare(&sim);
     let base_url = sim.base_url();
     let env = [
         ("APP__SYNC__EMBEDDED", "true"),
@@ -589,4 +599,57 @@ async fn refunding_a_pushed_order_pushes_a_sales_return_referencing_the_invoice(
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["ProductDetailId"], variant);
     assert_eq!(lines[0]["Count1"], json!(2.0));
+}
+
+#[tokio::test]
+async fn a_customer_mahak_already_knows_by_mobile_is_linked_not_created_again() {
+    let db = TestDb::postgres().await;
+    let mut person_id = 0;
+    let store = start_with(&db, &[], |sim| {
+        person_id = sim.control().upsert_row(
+            Entity::Person,
+            json!({ "PersonId": 77_001, "PersonCode": 77_001, "FirstName": "مریم",
+                    "LastName": "کاظمی", "Mobile": "0912 123 0007", "Deleted": false }),
+        );
+    })
+    .await;
+    let (token, number, _) = store.checkout("09121230007").await;
+    store.pay(&token, &number).await;
+    let order = store
+        .wait_order(&number, "the push", |o| o.mahak_state == "pushed")
+        .await;
+
+    let customer = customers::Entity::find_by_id(order.customer_id)
+        .one(&store.conn)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(customer.mahak_person_id, Some(person_id));
+    assert_eq!(customer.mahak_state, "linked");
+    assert!(
+        customer.mahak_person_client_id.is_none(),
+        "no person pushed"
+    );
+    let invoices = store.mahak_rows(
+        Entity::Order,
+        "OrderId",
+        &json!(order.mahak_order_id.unwrap()),
+    );
+    assert_eq!(invoices[0]["PersonId"], person_id);
+    // Still the one person with that mobile in Mahak, and no new visitor link.
+    let people: Vec<_> = store
+        .sim
+        .control()
+        .snapshot(Entity::Person)
+        .into_iter()
+        .filter(|p| {
+            p.row["Mobile"]
+                .as_str()
+                .is_some_and(|m| m.replace(' ', "") == "09121230007")
+        })
+        .collect();
+    assert_eq!(people.len(), 1, "{people:?}");
+    assert!(store
+        .mahak_rows(Entity::VisitorPerson, "PersonId", &json!(person_id))
+        .is_empty());
 }

@@ -358,8 +358,10 @@ impl Pusher {
         if order.mahak_state == state::PUSHED {
             return Ok(());
         }
+        self.link_by_mobile(&self.customer(order.customer_id).await?)
+            .await?;
+        // Read after linking: a linked customer needs no ClientId and no person pushed.
         let customer = self.customer(order.customer_id).await?;
-        self.link_by_mobile(&customer).await?;
         let lines = self.lines(order.id).await?;
         let payment = self.payment(order.id).await?;
         self.assign_invoice_ids(&order, &customer, &lines, payment.as_ref())
