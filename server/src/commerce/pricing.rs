@@ -383,4 +383,68 @@ mod tests {
             500
         );
     }
+
+    mod props {
+        //! The money arithmetic under random carts (the project's fuzzing of pricing; failures
+        //! are kept in `pricing.proptest-regressions` beside this file).
+        use super::*;
+        use proptest::prelude::*;
+
+        fn lines() -> impl Strategy<Value = Vec<LineInput>> {
+            prop::collection::vec(
+                (
+                    1i64..=10_000_000_000,
+                    1i64..=1_000,
+                    0i64..=10_000,
+                    0i64..=10_000,
+                )
+                    .prop_map(|(p, q, t, c)| line(p, q, t, c)),
+                0..12,
+            )
+        }
+
+        proptest! {
+            #[test]
+            fn allocation_adds_up_and_never_exceeds_a_weight(
+                weights in prop::collection::vec(0i64..=1_000_000_000_000, 0..16),
+                fraction in 0.0f64..=1.0,
+            ) {
+                let total: i64 = weights.iter().sum();
+                let amount = (total as f64 * fraction) as i64;
+                let shares = allocate(amount, &weights);
+                prop_assert_eq!(shares.len(), weights.len());
+                if total > 0 {
+                    prop_assert_eq!(shares.iter().sum::<i64>(), amount.max(0));
+                }
+                for (share, weight) in shares.iter().zip(&weights) {
+                    prop_assert!(*share >= 0 && share <= weight, "{} of {}", share, weight);
+                }
+            }
+
+            #[test]
+            fn a_priced_cart_adds_up_to_its_grand_total(
+                lines in lines(),
+                discount in -1_000i64..=100_000_000_000,
+                flat in 0i64..=2_000_000,
+            ) {
+                let settings = CheckoutSettings {
+                    shipping_flat_rial: flat,
+                    free_shipping_over_rial: Some(50_000_000),
+                    ..CheckoutSettings::default()
+                };
+                let (priced, totals) = price_lines(&lines, discount, &settings);
+                prop_assert_eq!(priced.len(), lines.len());
+                prop_assert!(totals.discount >= 0 && totals.discount <= totals.subtotal);
+                let line_totals: i64 = priced.iter().map(|l| l.total).sum();
+                prop_assert_eq!(line_totals + totals.shipping, totals.grand_total);
+                prop_assert_eq!(priced.iter().map(|l| l.discount).sum::<i64>(), totals.discount);
+                prop_assert_eq!(priced.iter().map(|l| l.tax).sum::<i64>(), totals.tax);
+                for (l, input) in priced.iter().zip(&lines) {
+                    prop_assert!(l.discount <= l.gross);
+                    prop_assert_eq!(l.tax, apply_bp(l.gross - l.discount, input.tax_bp));
+                    prop_assert!(l.total >= 0);
+                }
+            }
+        }
+    }
 }
