@@ -81,6 +81,13 @@ pub struct HttpSettings {
     /// Take the client's IP address (for per-IP limits) from `X-Forwarded-For`; set only behind
     /// a proxy that overwrites that header.
     pub trust_forwarded_for: bool,
+    /// Origins (`https://shop.example`, no path) whose browser pages may call the GraphQL
+    /// endpoints and the `/media` routes from another origin (CORS). Empty (the default): no
+    /// CORS headers at all, so browsers allow only same-origin calls.
+    pub cors_allowed_origins: Vec<String>,
+    /// Send `Strict-Transport-Security` on every response; set only when clients reach the
+    /// server over HTTPS (behind a TLS-terminating proxy).
+    pub hsts: bool,
 }
 
 impl Default for HttpSettings {
@@ -92,6 +99,8 @@ impl Default for HttpSettings {
             request_timeout_secs: 30,
             shutdown_grace_secs: 20,
             trust_forwarded_for: false,
+            cors_allowed_origins: Vec::new(),
+            hsts: false,
         }
     }
 }
@@ -114,8 +123,53 @@ impl HttpSettings {
                 "must be at least 1",
             ));
         }
+        for origin in &self.cors_allowed_origins {
+            if !valid_origin(origin) {
+                return Err(ConfigError::invalid(
+                    "http.cors_allowed_origins",
+                    format!(
+                        "{origin:?} is not an origin: write scheme://host[:port] (http or \
+                         https), without a path, a trailing slash or a wildcard"
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
+}
+
+/// `scheme://host[:port]`, as a browser sends it in `Origin`.
+fn valid_origin(origin: &str) -> bool {
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return false;
+    };
+    let (host, port) = match rest.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((address, after)) => {
+                if address.is_empty()
+                    || !address.bytes().all(|b| b.is_ascii_hexdigit() || b == b':')
+                {
+                    return false;
+                }
+                (address, after)
+            }
+            None => return false,
+        },
+        None => match rest.split_once(':') {
+            Some((host, _)) => (host, &rest[host.len()..]),
+            None => (rest, ""),
+        },
+    };
+    let host_ok = rest.starts_with('[')
+        || (!host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'));
+    let port_ok = port.is_empty()
+        || port.strip_prefix(':').is_some_and(|p| {
+            !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
+        });
+    (scheme == "http" || scheme == "https") && host_ok && port_ok
 }
 
 /// `storage.*`: where product images are kept (an S3-compatible bucket, or the local disk
@@ -599,5 +653,40 @@ mod storage_settings_tests {
             assert!(message.contains(key), "{key}: {message}");
             assert!(!message.contains("secret\""), "{message}");
         }
+    }
+}
+
+#[cfg(test)]
+mod http_settings_tests {
+    use super::*;
+
+    #[test]
+    fn cors_origins_must_be_bare_origins() {
+        for good in [
+            "https://shop.example",
+            "http://localhost:3000",
+            "https://admin.shop.example:8443",
+            "http://[::1]:8080",
+        ] {
+            assert!(valid_origin(good), "{good}");
+        }
+        for bad in [
+            "*",
+            "shop.example",
+            "https://shop.example/",
+            "https://shop.example/app",
+            "https://*.shop.example",
+            "ftp://shop.example",
+            "https://",
+            "https://shop.example:",
+            "https://shop example",
+        ] {
+            assert!(!valid_origin(bad), "{bad}");
+        }
+        let settings = HttpSettings {
+            cors_allowed_origins: vec!["https://shop.example/".into()],
+            ..HttpSettings::default()
+        };
+        assert!(settings.validate().is_err());
     }
 }

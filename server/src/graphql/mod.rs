@@ -65,7 +65,9 @@ impl Services {
     }
 }
 
-/// Depth, complexity, alias and introspection limits, the same on every schema.
+/// Depth, complexity, alias and introspection limits, the same on every schema. With
+/// introspection off (the production profile) field suggestions ("Did you mean ...?") are off
+/// too: they would spell out the schema that introspection hides.
 fn with_limits<Q, M, S>(
     builder: SchemaBuilder<Q, M, S>,
     settings: &Settings,
@@ -87,6 +89,6 @@ where
     if limits.introspection {
         builder
     } else {
-        builder.disable_introspection()
+        builder.disable_introspection().disable_suggestions()
     }
 }

@@ -1,11 +1,13 @@
 //! The HTTP surface: GraphQL endpoints, health, readiness and metrics, and the layers every
-//! request passes through (request id, tracing span, timeout, body limit).
+//! request passes through (request id, tracing span, timeout, body limit, security headers;
+//! CORS on the GraphQL endpoints and `/media` when origins are configured).
 
 pub mod graphql;
 mod limits;
 mod payments;
 pub mod persisted;
 mod reports_csv;
+mod security;
 mod sync_page;
 pub mod ws;
 
@@ -128,7 +130,10 @@ pub fn router(
 
     let reports_routes = reports_csv::router(state.db.clone(), &settings.jwt, &settings.reconcile);
 
-    Router::new()
+    // Cross-origin browser clients reach the GraphQL endpoints and the media store; the
+    // other routes (sandbox payment, sync page, reports, health) are same-origin or not for
+    // browsers.
+    let mut browser_routes = Router::new()
         .route(
             "/graphql",
             any(ws::handle).with_state(Arc::new(ws::Socket {
@@ -157,15 +162,26 @@ pub fn router(
                 },
             })),
         )
+        .merge(media_routes);
+    if let Some(cors) = security::cors(&settings.http) {
+        browser_routes = browser_routes.layer(cors);
+    }
+
+    Router::new()
         .merge(sync_page::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state)
+        .merge(browser_routes)
         .merge(payment_routes)
-        .merge(media_routes)
         .merge(reports_routes)
         .layer(layers)
+        // Outermost, so that answers made by the layers (timeouts, 413) and 404s get them too.
+        .layer(middleware::from_fn_with_state(
+            security::SecurityHeaders::new(&settings.http),
+            security::headers,
+        ))
 }
 
 async fn request_context(
