@@ -39,14 +39,43 @@ fn describe(error: &figment::Error) -> String {
                 .as_ref()
                 .map(|m| m.name.to_string())
                 .unwrap_or_default();
+            let kind = redacted(&e.kind);
             match (key.is_empty(), source.is_empty()) {
-                (true, _) => e.kind.to_string(),
-                (false, true) => format!("invalid `{key}`: {}", e.kind),
-                (false, false) => format!("invalid `{key}` (from {source}): {}", e.kind),
+                (true, _) => kind,
+                (false, true) => format!("invalid `{key}`: {kind}"),
+                (false, false) => format!("invalid `{key}` (from {source}): {kind}"),
             }
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// The problem without the offending value: figment quotes it (`found string "..."`), and
+/// the value may be a secret (a malformed `APP__JWT__KEYS` holds the key). Only its type is
+/// named.
+fn redacted(kind: &figment::error::Kind) -> String {
+    use figment::error::{Actual, Kind};
+    let what = |actual: &Actual| match actual {
+        Actual::Bool(_) => "a boolean".to_string(),
+        Actual::Unsigned(_) | Actual::Signed(_) | Actual::Float(_) => "a number".into(),
+        Actual::Char(_) => "a character".into(),
+        Actual::Str(_) | Actual::Other(_) => "a string".into(),
+        Actual::Bytes(_) => "bytes".into(),
+        other => other.to_string(),
+    };
+    match kind {
+        Kind::InvalidType(actual, expected) => {
+            format!("invalid type: found {}, expected {expected}", what(actual))
+        }
+        Kind::InvalidValue(actual, expected) => {
+            format!("invalid value: found {}, expected {expected}", what(actual))
+        }
+        Kind::Unsupported(actual) => format!("unsupported type {}", what(actual)),
+        Kind::UnsupportedKey(actual, expected) => {
+            format!("unsupported key type {}, expected {expected}", what(actual))
+        }
+        other => other.to_string(),
+    }
 }
 
 impl ConfigError {

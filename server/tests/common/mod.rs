@@ -7,6 +7,7 @@ pub mod seed;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -28,6 +29,9 @@ pub struct TestServer {
     pub base: String,
     child: Child,
     pub client: reqwest::Client,
+    /// Every line the process wrote to stdout and stderr, when started with
+    /// [`TestServer::start_capturing`] (empty otherwise).
+    pub output: Arc<Mutex<Vec<String>>>,
 }
 
 impl TestServer {
@@ -37,6 +41,16 @@ impl TestServer {
 
     /// Starts `server serve` with `APP__...` overrides, waits for its `listening` log line.
     pub async fn start_with(db: &TestDb, env: &[(&str, &str)]) -> TestServer {
+        TestServer::spawn(db, env, false).await
+    }
+
+    /// As [`TestServer::start_with`], also keeping every stdout and stderr line in `output`.
+    pub async fn start_capturing(db: &TestDb, env: &[(&str, &str)]) -> TestServer {
+        TestServer::spawn(db, env, true).await
+    }
+
+    async fn spawn(db: &TestDb, env: &[(&str, &str)], capture: bool) -> TestServer {
+        let output: Arc<Mutex<Vec<String>>> = Arc::default();
         let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
         command
             .arg("serve")
@@ -49,17 +63,33 @@ impl TestServer {
             .env("APP__LOG__LEVEL", "info")
             // Tests seed their own catalogue; the one that wants the embedded sync turns it on.
             .env("APP__SYNC__EMBEDDED", "false")
-            .stdout(Stdio::null())
+            .stdout(if capture {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stderr(Stdio::piped());
         for (key, value) in env {
             command.env(key, value);
         }
         let mut child = command.spawn().expect("start server binary");
+        if let Some(stdout) = child.stdout.take() {
+            let output = output.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    output.lock().unwrap().push(line);
+                }
+            });
+        }
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = std::sync::mpsc::channel();
+        let kept = output.clone();
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if capture {
+                    kept.lock().unwrap().push(line.clone());
+                }
                 if !sent {
                     if let Ok(event) = serde_json::from_str::<Value>(&line) {
                         if event["message"] == "listening" {
@@ -80,6 +110,7 @@ impl TestServer {
             base: format!("http://{addr}"),
             child,
             client: reqwest::Client::new(),
+            output,
         }
     }
 
