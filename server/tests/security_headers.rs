@@ -235,6 +235,26 @@ async fn default_config_sends_security_headers_and_no_cors_headers() {
     assert_eq!(response.status(), 200);
     assert_eq!(header(&response, ACAO), None);
 
+    // What a cross-site page can send without a preflight (a form post, text/plain) never
+    // runs: POST needs a JSON content type, which browsers only send cross-origin after a
+    // preflight.
+    for content_type in [
+        "multipart/form-data; boundary=x",
+        "application/x-www-form-urlencoded",
+        "text/plain",
+    ] {
+        let response = server
+            .client
+            .post(server.url("/graphql"))
+            .header(ORIGIN, EVIL)
+            .header(CONTENT_TYPE, content_type)
+            .body(r#"{"query":"mutation { logout(refreshToken: \"x\") }"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 415, "{content_type}");
+    }
+
     // Outside the production profile, introspection and suggestions are on (the control for
     // the production-profile test).
     let body = post_json(&server, "/graphql", INTROSPECTION).await;
