@@ -1424,3 +1424,153 @@ async fn staff_sign_in_and_management_work_on_sqlite() {
         ["staff.disable", "staff.create", "role.create"]
     );
 }
+
+/// `token` with its claims changed by `change` and signed again with the key `shop::start`
+/// configures (kid `a`), as an attacker holding an old token and the key would forge it.
+fn resigned(token: &str, change: impl Fn(&mut Value)) -> String {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let mut claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    change(&mut claims);
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some("a".into());
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(b"key-a-secret-that-is-at-least-32-bytes-long"),
+    )
+    .unwrap()
+}
+
+/// One digest of every row of every table: equal before and after means nothing was written.
+async fn database_fingerprint(db: &TestDb) -> String {
+    use sea_orm::{ConnectionTrait, Statement};
+    let conn = db.connect().await;
+    let backend = conn.get_database_backend();
+    let tables = conn
+        .query_all(Statement::from_string(
+            backend,
+            "SELECT table_name::text AS t FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1",
+        ))
+        .await
+        .unwrap();
+    let mut digest = String::new();
+    for row in tables {
+        let table: String = row.try_get("", "t").unwrap();
+        let sql = format!(
+            "SELECT coalesce(md5(string_agg(r::text, '|' ORDER BY r::text)), '') AS h FROM \"{table}\" r"
+        );
+        let row = conn
+            .query_one(Statement::from_string(backend, sql))
+            .await
+            .unwrap()
+            .unwrap();
+        let hash: String = row.try_get("", "h").unwrap();
+        digest.push_str(&format!("{table}:{hash}\n"));
+    }
+    conn.close().await.ok();
+    digest
+}
+
+/// Whether a subscription with `token` is refused: 4403 at `connection_init`, or an `error`
+/// message coded UNAUTHENTICATED or FORBIDDEN.
+async fn subscription_refused(server: &TestServer, token: &str, document: &str) -> bool {
+    let mut ws = admin_socket(server).await;
+    send(
+        &mut ws,
+        json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }),
+    )
+    .await;
+    match next_frame(&mut ws).await {
+        Message::Close(Some(frame)) => return u16::from(frame.code) == 4403,
+        Message::Text(text) if text.contains("connection_ack") => {}
+        other => panic!("{document}: unexpected {other:?}"),
+    }
+    send(
+        &mut ws,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": document } }),
+    )
+    .await;
+    match next_frame(&mut ws).await {
+        Message::Text(text) => {
+            let message: Value = serde_json::from_str(text.as_str()).unwrap();
+            let body = json!({ "errors": message["payload"] });
+            message["type"] == "error"
+                && (has_code(&body, "UNAUTHENTICATED") || has_code(&body, "FORBIDDEN"))
+        }
+        Message::Close(Some(frame)) => u16::from(frame.code) == 4403,
+        other => panic!("{document}: unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn expired_and_disabled_staff_tokens_do_nothing_anywhere() {
+    let db = TestDb::postgres().await;
+    let (server, _sms) = shop::start(&db, common::QUIET_BACKGROUND).await;
+    let boss = staff_token(&server, &db, &["*"]).await;
+
+    // A super admin's token, expired an hour ago (beyond any leeway); the same forge with the
+    // claims unchanged must be accepted, so a refusal below is the expiry's doing.
+    let admin_token = staff_token(&server, &db, &["*"]).await;
+    let control = resigned(&admin_token, |_| {});
+    assert!(
+        current_email(&server, &control).await["errors"].is_null(),
+        "the forge makes valid tokens"
+    );
+    let now = chrono::Utc::now().timestamp();
+    let expired = resigned(&admin_token, |claims| {
+        claims["iat"] = json!(now - 7200);
+        claims["nbf"] = json!(now - 7200);
+        claims["exp"] = json!(now - 3600);
+    });
+
+    // A super admin disabled after signing in: their token has not expired.
+    let email = "disabled-admin@example.com";
+    let id = create_staff(&db, email, PASSWORD, &["*"]).await;
+    let disabled = sign_in(&server, email, PASSWORD).await["data"]["signIn"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(current_email(&server, &disabled).await["errors"].is_null());
+    let off = admin_gql(
+        &server,
+        Some(&boss),
+        "mutation($id: ID!) { disableStaff(id: $id) { status } }",
+        json!({ "id": id }),
+    )
+    .await;
+    assert_eq!(off["data"]["disableStaff"]["status"], "DISABLED", "{off}");
+
+    let before = database_fingerprint(&db).await;
+    for (name, document, _) in OPERATIONS {
+        for (who, token) in [("expired", &expired), ("disabled", &disabled)] {
+            if document.starts_with("subscription") {
+                assert!(
+                    subscription_refused(&server, token, document).await,
+                    "{name} with the {who} token was not refused"
+                );
+                continue;
+            }
+            let body = admin_gql(&server, Some(token), document, json!({})).await;
+            assert!(
+                has_code(&body, "UNAUTHENTICATED") || has_code(&body, "FORBIDDEN"),
+                "{name} with the {who} token: {body}"
+            );
+            assert!(
+                body["data"].is_null() || body["data"][*name].is_null(),
+                "{name} with the {who} token returned data: {body}"
+            );
+        }
+    }
+    assert_eq!(
+        database_fingerprint(&db).await,
+        before,
+        "an operation with an expired or disabled token changed the database"
+    );
+}
