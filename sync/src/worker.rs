@@ -115,6 +115,7 @@ pub struct WorkerSettings {
     staff: Option<IgnoredAny>,
     outbox: Option<IgnoredAny>,
     push: Option<IgnoredAny>,
+    reconcile: Option<IgnoredAny>,
 }
 
 impl WorkerSettings {
