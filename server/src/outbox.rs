@@ -29,12 +29,9 @@ use sync::pipeline::sql::statement;
 
 use sync::settings::ConfigError;
 
-/// Topics written today.
+/// Topics written today. The pushes to Mahak have theirs beside their payload
+/// (`sync::push::PushJob::topic`).
 pub mod topics {
-    /// Pushes to Mahak: a `sync::push::PushJob` (the sales invoice of a paid order, the sales
-    /// return of a cancelled or refunded one).
-    pub const MAHAK_INVOICE: &str = sync::push::PushJob::INVOICE_TOPIC;
-    pub const MAHAK_RETURN: &str = sync::push::PushJob::RETURN_TOPIC;
     /// An SMS to deliver: `{notificationId}` (see `crate::notifications`).
     pub const SMS: &str = "notification.sms";
     /// A paid payment to give back: `{paymentId, reason}` (see `crate::commerce::fulfilment`).
