@@ -262,6 +262,20 @@ pub async fn transactions<C: ConnectionTrait>(
         .await?)
 }
 
+/// What a `transactions` field answers, in the shop and the admin schema alike: `first`
+/// checked, nothing for a customer with no Mahak person, else [`transactions`].
+pub async fn ledger<C: ConnectionTrait>(
+    db: &C,
+    person_mahak_id: Option<i64>,
+    first: i32,
+) -> ApiResult<Vec<mahak_transactions::Model>> {
+    let first = page_size(first)?;
+    match person_mahak_id {
+        Some(person) => transactions(db, person, first).await,
+        None => Ok(Vec::new()),
+    }
+}
+
 /// `first` as given to a `transactions` field: 1 to [`MAX_TRANSACTIONS`].
 pub fn page_size(first: i32) -> ApiResult<u64> {
     match u64::try_from(first) {

@@ -72,12 +72,8 @@ impl AccountBalance {
         ctx: &Context<'_>,
         #[graphql(default = 20, desc = "How many lines, 1 to 100.")] first: i32,
     ) -> ApiResult<Vec<AccountTransaction>> {
-        let first = rules::page_size(first)?;
-        let Some(person) = self.0.person_mahak_id else {
-            return Ok(Vec::new());
-        };
         let db = &ctx.data_unchecked::<Services>().db;
-        Ok(rules::transactions(db, person, first)
+        Ok(rules::ledger(db, self.0.person_mahak_id, first)
             .await?
             .into_iter()
             .map(|t| AccountTransaction {
