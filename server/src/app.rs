@@ -47,6 +47,8 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let sync_console = services.sync_console.clone();
     let sms = services.auth.sms.clone();
     let order_events = services.order_events.clone();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let ws_sessions = http::ws::Sessions::default();
     let router = http::router(
         &settings,
         AppState {
@@ -57,11 +59,14 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         },
         shop::build(services.clone(), &settings),
         admin::build(services, &settings),
+        http::ws::Shutdown {
+            signal: stopped.clone(),
+            sessions: ws_sessions.clone(),
+        },
     );
 
     tracing::info!(%addr, graphiql = %format!("http://{addr}/graphql"), "listening");
 
-    let (stop, stopped) = tokio::sync::watch::channel(false);
     let run_embedded_sync = settings.amqp.url.is_none() && settings.sync.embedded;
     // This process talks to Mahak when it runs the embedded sync or has Mahak's address (it
     // then pushes the store's invoices itself). Without `mahak.base_url`, that Mahak is the
@@ -163,6 +168,20 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         let _ = stop.send(true);
     });
     server.await.context("serving HTTP")?;
+    // Upgraded WebSockets outlive the HTTP server: they were told to close (1001) by `stop`.
+    let open = ws_sessions.count();
+    if open > 0 {
+        tracing::info!(open, "closing GraphQL WebSocket sessions");
+    }
+    if tokio::time::timeout(grace, ws_sessions.all_closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            still_open = ws_sessions.count(),
+            "GraphQL WebSocket sessions did not close within the grace"
+        );
+    }
     for task in [payment_sweep, outbox, expiry] {
         let _ = tokio::time::timeout(grace, task).await;
     }

@@ -56,11 +56,14 @@ pub struct AppState {
     pub storage: crate::storage::Storage,
 }
 
+/// `ws_shutdown` tells the GraphQL WebSocket sessions of both endpoints when to close, and
+/// counts them so that shutdown can wait for them.
 pub fn router(
     settings: &Settings,
     state: AppState,
     shop: ShopSchema,
     admin: AdminSchema,
+    ws_shutdown: ws::Shutdown,
 ) -> Router {
     let shop = Arc::new(graphql::Endpoint {
         executor: shop,
@@ -146,6 +149,7 @@ pub fn router(
                             != crate::auth::Caller::Invalid
                     })
                 },
+                shutdown: ws_shutdown.clone(),
             })),
         )
         .route(
@@ -160,6 +164,7 @@ pub fn router(
                             != crate::graphql::admin::access::StaffIdentity::Invalid
                     })
                 },
+                shutdown: ws_shutdown,
             })),
         )
         .merge(media_routes);

@@ -14,6 +14,11 @@
 //! | 4408 | no `connection_init` within `graphql.ws_init_timeout_secs` |
 //! | 4409 | `subscribe` with the id of an operation still running |
 //! | 4429 | a second `connection_init` |
+//! | 1001 | the server is shutting down (SIGTERM): frames already queued are sent first; clients reconnect, to another replica |
+//!
+//! After its close frame the server waits (briefly) for the client's, so the TCP connection
+//! ends cleanly instead of with a reset. On shutdown, `crate::app` waits for the open
+//! sessions ([`Sessions`]) to finish closing, up to `http.shutdown_grace_secs`.
 //!
 //! The caller is read from the `connection_init` payload (`{"Authorization": "Bearer ..."}`
 //! or `{"authToken": "..."}`) by the same code as HTTP's `Authorization` header, so a socket
@@ -33,7 +38,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::graphql::{self, Endpoint};
@@ -50,10 +55,60 @@ pub struct Socket<E> {
     /// Whether the headers a `connection_init` payload stands for are acceptable (a token that
     /// does not verify is refused with 4403).
     pub accepts: Accepts,
+    /// Tells the open sessions to close, and counts them.
+    pub shutdown: Shutdown,
 }
 
 /// See [`Socket::accepts`].
 pub type Accepts = Box<dyn Fn(&HeaderMap) -> bool + Send + Sync>;
+
+/// What the WebSocket sessions need to stop with the process: the shutdown signal (`true`
+/// once SIGTERM arrived) and the count of open sessions the process waits for.
+#[derive(Clone)]
+pub struct Shutdown {
+    pub signal: watch::Receiver<bool>,
+    pub sessions: Sessions,
+}
+
+/// The GraphQL WebSocket sessions open in this process.
+#[derive(Clone)]
+pub struct Sessions(Arc<watch::Sender<usize>>);
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Sessions(Arc::new(watch::Sender::new(0)))
+    }
+}
+
+impl Sessions {
+    /// Counts a session as open until the returned guard is dropped.
+    fn open(&self) -> SessionGuard {
+        self.0.send_modify(|open| *open += 1);
+        SessionGuard(self.0.clone())
+    }
+
+    /// Sessions open now.
+    pub fn count(&self) -> usize {
+        *self.0.borrow()
+    }
+
+    /// Resolves once no session is open.
+    pub async fn all_closed(&self) {
+        let mut open = self.0.subscribe();
+        let _ = open.wait_for(|open| *open == 0).await;
+    }
+}
+
+struct SessionGuard(Arc<watch::Sender<usize>>);
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.0.send_modify(|open| *open -= 1);
+    }
+}
+
+/// How long a closing session waits for the client's close frame after sending its own.
+const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(5);
 
 /// Upgrade requests go to the WebSocket protocol; everything else to the HTTP handler.
 pub async fn handle<E: Executor>(
@@ -84,9 +139,15 @@ pub async fn handle<E: Executor>(
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
+    // Counted from before the upgrade response: the HTTP server's graceful shutdown waits for
+    // this request, so no session can open unseen after shutdown started waiting for them.
+    let guard = socket.shutdown.sessions.open();
     upgrade
         .protocols([PROTOCOL])
-        .on_upgrade(move |ws| Session::new(socket, context).run(ws))
+        .on_upgrade(move |ws| async move {
+            Session::new(socket, context).run(ws).await;
+            drop(guard);
+        })
 }
 
 fn is_upgrade(headers: &HeaderMap) -> bool {
@@ -158,12 +219,20 @@ impl<E: Executor> Session<E> {
     async fn run(mut self, mut ws: WebSocket) {
         let (outgoing, mut results) = mpsc::unbounded_channel();
         self.outgoing = outgoing;
+        let mut stopping = self.socket.shutdown.signal.clone();
         let deadline = tokio::time::sleep(self.socket.init_timeout);
         tokio::pin!(deadline);
         let close = loop {
             tokio::select! {
                 () = &mut deadline, if self.headers.is_none() => {
                     break Some(Close(4408, "Connection initialisation timeout".into()));
+                }
+                // Also fires at once for a session upgraded after the signal, or when the
+                // signal's sender is gone (the server stopped for another reason).
+                () = async {
+                    let _ = stopping.wait_for(|stop| *stop).await;
+                } => {
+                    break Some(Close(1001, "Server shutting down".into()));
                 }
                 Some(out) = results.recv() => match out {
                     Outgoing::Frame(text) => {
@@ -201,6 +270,16 @@ impl<E: Executor> Session<E> {
         for (_, (_, task)) in self.operations.drain() {
             task.abort();
         }
+        if let Some(Close(1001, _)) = close {
+            // The operations are stopped; what they already produced still reaches the client.
+            while let Ok(out) = results.try_recv() {
+                if let Outgoing::Frame(text) = out {
+                    if ws.send(Message::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
         if let Some(Close(code, mut reason)) = close {
             tracing::debug!(code, %reason, "closing GraphQL WebSocket");
             // A close frame carries at most 123 bytes of reason.
@@ -213,7 +292,20 @@ impl<E: Executor> Session<E> {
                 code,
                 reason: reason.into(),
             };
-            let _ = ws.send(Message::Close(Some(frame))).await;
+            if ws.send(Message::Close(Some(frame))).await.is_err() {
+                return;
+            }
+            // The closing handshake: the client answers with its own close frame, then the
+            // server ends the TCP connection. Dropping it at once could turn unread client data
+            // into a reset that hides the close frame from the client.
+            let _ = tokio::time::timeout(CLOSE_REPLY_WAIT, async {
+                while let Some(Ok(message)) = ws.recv().await {
+                    if let Message::Close(_) = message {
+                        break;
+                    }
+                }
+            })
+            .await;
         }
     }
 

@@ -159,6 +159,28 @@ impl TestServer {
             .sum()
     }
 
+    /// Sends SIGTERM and returns at once, so the test can go on talking to the process while
+    /// it shuts down (see [`TestServer::exit_status`]).
+    pub fn send_sigterm(&self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    }
+
+    /// Waits, without blocking the runtime, up to `limit` for the process to exit; its exit
+    /// status, or `None` while it still runs.
+    pub async fn exit_status(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Sends SIGTERM and waits for the process to exit; returns whether it exited cleanly.
     pub fn terminate(mut self) -> bool {
         let pid = self.child.id().to_string();
