@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
@@ -31,10 +32,23 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     }
     let gateway = crate::payment::gateway_from_settings(&settings.payment, &db)
         .context("building the payment gateway")?;
-    let payments = std::sync::Arc::new(crate::commerce::payments::Payments::new(
-        gateway,
-        &settings.payment,
-    ));
+    // With a broker, live events (order transitions, new orders, the sync's progress) cross
+    // replicas through the relay; without one, the in-process broadcast is the whole bus.
+    let (relay, relay_link) = match &settings.amqp.url {
+        Some(url) => {
+            let (relay, link) = sync::live::relay(sync::worker::amqp_config(
+                url.expose_secret(),
+                &settings.sync,
+            ));
+            (Some(relay), Some(link))
+        }
+        None => (None, None),
+    };
+    let mut payments = crate::commerce::payments::Payments::new(gateway, &settings.payment);
+    if let Some(relay) = relay {
+        payments.order_events = crate::events::OrderEvents::relayed(relay);
+    }
+    let payments = std::sync::Arc::new(payments);
     let storage = crate::storage::Storage::from_settings(&settings.storage)
         .context("building the object store")?;
     let picture_store = storage.store.clone();
@@ -45,6 +59,7 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         storage.store.clone(),
     );
     let sync_console = services.sync_console.clone();
+    let sync_events = sync_console.events.clone();
     let sms = services.auth.sms.clone();
     let order_events = services.order_events.clone();
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -152,6 +167,12 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
             stopped.clone(),
         ))
     });
+    let relay = relay_link.map(|link| {
+        tokio::spawn(link.run(
+            crate::events::deliver_relayed(order_events.clone(), sync_events),
+            stopped.clone(),
+        ))
+    });
     let expiry = tokio::spawn(expire_unpaid_orders(
         db.clone(),
         order_events,
@@ -185,7 +206,7 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     for task in [payment_sweep, outbox, expiry] {
         let _ = tokio::time::timeout(grace, task).await;
     }
-    for task in [embedded_sync, picture_import, mahak_reconcile]
+    for task in [embedded_sync, picture_import, mahak_reconcile, relay]
         .into_iter()
         .flatten()
     {

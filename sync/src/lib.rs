@@ -4,6 +4,7 @@
 
 pub mod db;
 pub mod failpoint;
+pub mod live;
 pub mod mahak;
 pub mod mirror;
 pub mod persian;
@@ -13,6 +14,7 @@ pub mod process;
 pub mod push;
 pub mod settings;
 pub mod simulator;
+pub mod trace;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod worker;

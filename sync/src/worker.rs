@@ -288,9 +288,14 @@ pub async fn run(settings: WorkerSettings) -> anyhow::Result<bool> {
     let mahak = connect_mahak(&settings.mahak, &settings.sync).await?;
     let events = Events::default();
     let progress = spawn_progress(&events, settings.log.format);
+    let forwarding = forward_events(&settings, &events);
     let runner = build_runner(&db, mahak.client, &settings.amqp, &settings.sync, events).await?;
     let report = runner.run_once("cli").await?;
+    drop(runner);
     progress.abort();
+    if let Some(forwarding) = forwarding {
+        forwarding.finish().await;
+    }
     println!(
         "run {}: fetched {}, dead-lettered {}{}",
         report.run_id,
@@ -309,21 +314,30 @@ pub async fn daemon(settings: WorkerSettings, args: DaemonArgs) -> anyhow::Resul
     let db = open_db(&settings).await?;
     serve_metrics(&settings.sync, &db).await?;
     let mahak = connect_mahak(&settings.mahak, &settings.sync).await?;
-    let runner = build_runner(
-        &db,
-        mahak.client,
-        &settings.amqp,
-        &settings.sync,
-        Events::default(),
-    )
-    .await?;
+    let events = Events::default();
+    let forwarding = forward_events(&settings, &events);
+    let runner = build_runner(&db, mahak.client, &settings.amqp, &settings.sync, events).await?;
     let interval = args
         .interval
         .unwrap_or(Duration::from_secs(settings.sync.interval_secs));
     runner
         .daemon(interval, crate::process::shutdown_signal())
         .await;
+    drop(runner);
+    if let Some(forwarding) = forwarding {
+        forwarding.finish().await;
+    }
     Ok(())
+}
+
+/// With a broker, this worker's sync events go to the server replicas' live views (see
+/// `crate::live`); without one there is nobody to tell.
+fn forward_events(settings: &WorkerSettings, events: &Events) -> Option<crate::live::Forwarding> {
+    let url = settings.amqp.url.as_ref()?;
+    Some(crate::live::forward_worker_events(
+        amqp_config(url.expose_secret(), &settings.sync),
+        events,
+    ))
 }
 
 /// Consumer loops that reconnect with backoff until SIGTERM / Ctrl-C.

@@ -27,7 +27,8 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")] // the same names as `as_str`
 pub enum OrderStatus {
     PendingPayment,
     Paid,

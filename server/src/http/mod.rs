@@ -24,6 +24,7 @@ use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sea_orm::DatabaseConnection;
 use serde_json::json;
+use sync::trace::TraceContext;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -35,6 +36,7 @@ use crate::config::Settings;
 use crate::graphql::{AdminSchema, ShopSchema};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// Per-request facts handed to resolvers through the GraphQL context.
 #[derive(Debug, Clone)]
@@ -105,6 +107,7 @@ pub fn router(
                     method = %request.method(),
                     path = request.uri().path(),
                     request_id,
+                    trace_id = tracing::field::Empty,
                     operation = tracing::field::Empty,
                 )
             }),
@@ -215,7 +218,16 @@ async fn request_context(
         client_ip,
         user_agent,
     });
-    next.run(request).await
+    // The caller's trace (W3C `traceparent`) or a new one; what this request publishes to
+    // RabbitMQ carries it on (see `sync::trace`).
+    let trace = request
+        .headers()
+        .get(TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceContext::parse)
+        .unwrap_or_else(TraceContext::new_root);
+    tracing::Span::current().record("trace_id", trace.trace_id_hex());
+    sync::trace::scope(trace, next.run(request)).await
 }
 
 /// Liveness: the process answers.

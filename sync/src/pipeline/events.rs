@@ -1,13 +1,13 @@
 //! Live sync status, broadcast to whoever listens (the admin console's subscription, the
 //! terminal progress display, logs).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use crate::mahak::Entity;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SyncEvent {
     RunStarted {
