@@ -62,9 +62,15 @@ async fn worker_killed_after_publishing_before_checkpointing_loses_nothing() {
     )
     .await[0][0];
     assert!(published_cursor > 0, "earlier pages were checkpointed");
-    // A new worker resumes from the checkpoint; the re-sent page is harmless.
+    // A new worker resumes from the checkpoint; the re-sent page is harmless. The dead
+    // worker held the entity's fetch lock when it died: its connection took the lock with it,
+    // so no entity is skipped as if another worker were fetching it.
     let report = h.amqp_runner(30).await.run_once("test").await.unwrap();
     assert!(report.error.is_none(), "{report:?}");
+    assert!(
+        report.per_entity.iter().all(|(_, entity)| !entity.skipped),
+        "the killed worker's lock was released: {report:?}"
+    );
     h.assert_mirror_matches(&[], SETTLE).await;
     h.stop_consumers().await;
 }
