@@ -168,18 +168,42 @@ impl DatabaseSettings {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AmqpSettings {
+    /// One `amqp://` / `amqps://` URL, or a comma-separated list of a cluster's nodes (each
+    /// connection tries them in turn; see `pipeline::bus::amqp::connect`).
     pub url: Option<SecretString>,
 }
 
 impl AmqpSettings {
     pub fn validate(&self) -> Result<(), ConfigError> {
-        match &self.url {
-            Some(url) if !url.expose_secret().starts_with("amqp") => Err(ConfigError::invalid(
-                "amqp.url",
-                "must start with amqp:// or amqps://",
-            )),
-            _ => Ok(()),
+        use crate::pipeline::bus::amqp::redact;
+        let Some(url) = &self.url else {
+            return Ok(());
+        };
+        let entries: Vec<&str> = url.expose_secret().split(',').map(str::trim).collect();
+        for (n, entry) in entries.iter().enumerate() {
+            let n = n + 1;
+            if entry.is_empty() {
+                return Err(ConfigError::invalid(
+                    "amqp.url",
+                    format!("entry {n} of the comma-separated list is empty"),
+                ));
+            }
+            // The parse error is not shown: it quotes the URL, password included.
+            let valid = (entry.starts_with("amqp://") || entry.starts_with("amqps://"))
+                && entry.parse::<lapin::uri::AMQPUri>().is_ok();
+            if !valid {
+                let which = if entries.len() == 1 {
+                    String::new()
+                } else {
+                    format!("entry {n} (`{}`) ", redact(entry))
+                };
+                return Err(ConfigError::invalid(
+                    "amqp.url",
+                    format!("{which}must be an amqp:// or amqps:// URL"),
+                ));
+            }
         }
+        Ok(())
     }
 }
 

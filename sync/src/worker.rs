@@ -44,6 +44,9 @@ pub struct SyncSettings {
     pub prefetch: u16,
     /// Transient failures of one batch before it is dead-lettered.
     pub max_attempts: u32,
+    /// On SIGTERM, seconds `sync consume` lets the batches in hand finish (then they are
+    /// rolled back and redelivered to another consumer).
+    pub shutdown_grace_secs: u64,
     /// Simulated catalogue size when `mahak.base_url` is unset (the embedded default).
     pub simulator_products: usize,
     /// Run the sync inside `server serve` when no broker (`amqp.url`) is configured.
@@ -63,6 +66,7 @@ impl Default for SyncSettings {
             amqp_prefix: "store.sync".into(),
             prefetch: 8,
             max_attempts: 5,
+            shutdown_grace_secs: 20,
             simulator_products: 200,
             embedded: true,
             metrics_addr: None,
@@ -173,6 +177,7 @@ pub fn amqp_config(url: &str, sync: &SyncSettings) -> AmqpConfig {
     let mut config = AmqpConfig::new(url, sync.amqp_prefix.clone());
     config.prefetch = sync.prefetch;
     config.max_attempts = sync.max_attempts;
+    config.shutdown_grace = Duration::from_secs(sync.shutdown_grace_secs);
     config
 }
 
@@ -368,10 +373,11 @@ pub async fn consume(settings: WorkerSettings, args: ConsumeArgs) -> anyhow::Res
                     Ok(()) => return,
                     Err(err) => tracing::error!(error = %format!("{err:#}"), "consumer lost its connection; reconnecting"),
                 }
-                if *stopped.borrow() {
-                    return;
+                // A shutdown during the backoff ends the loop at once.
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    _ = stopped.wait_for(|s| *s) => return,
                 }
-                tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(30));
             }
         }));

@@ -144,6 +144,7 @@ impl Consumer {
             ))
             .await?;
         }
+        crate::failpoint::pause("before_commit").await;
         tx.commit().await?;
         Ok(outcome)
     }

@@ -14,20 +14,27 @@
 //! unroutable batch is an error, not a silent ack), with a bounded window of unconfirmed
 //! publishes; consumers ack only after the database commit (or after the batch is safely
 //! re-published to a retry or dead queue). The consumer's inbox makes redeliveries harmless.
+//!
+//! A broker may be a cluster: `url` is then a comma-separated list of its nodes' URLs, and
+//! every connection (publisher, consumer, server) goes through [`connect`], which tries them in
+//! turn from a rotating start.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use async_trait::async_trait;
 use futures::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
+    BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
+    QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::uri::AMQPUri;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 
 use super::Publisher;
 use crate::pipeline::batch::{content_hash, Batch};
@@ -44,8 +51,12 @@ const RETRY_DELAYS: [Duration; 4] = [
 
 const ATTEMPT_HEADER: &str = "x-attempt";
 
+/// How long one node may take to accept a connection before the next one is tried.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(Debug, Clone)]
 pub struct AmqpConfig {
+    /// One amqp(s) URL, or a comma-separated list of a cluster's nodes.
     pub url: String,
     /// Prefix of every exchange and queue name.
     pub prefix: String,
@@ -57,6 +68,9 @@ pub struct AmqpConfig {
     pub max_attempts: u32,
     /// Delays between attempts; the last one repeats.
     pub retry_delays: Vec<Duration>,
+    /// On shutdown, how long a consumer lets the batches in hand finish before it abandons
+    /// them (rolled back, and redelivered by the broker).
+    pub shutdown_grace: Duration,
 }
 
 impl AmqpConfig {
@@ -68,6 +82,7 @@ impl AmqpConfig {
             prefetch: 8,
             max_attempts: 5,
             retry_delays: RETRY_DELAYS.to_vec(),
+            shutdown_grace: Duration::from_secs(20),
         }
     }
 
@@ -112,10 +127,93 @@ fn text(value: &str) -> AMQPValue {
     AMQPValue::LongString(LongString::from(value))
 }
 
+/// The node URLs of an `amqp.url`: one URL, or a comma-separated list (empty entries are
+/// skipped; settings validation refuses them).
+pub fn nodes(url: &str) -> Vec<&str> {
+    url.split(',')
+        .map(str::trim)
+        .filter(|node| !node.is_empty())
+        .collect()
+}
+
+/// A node URL fit for logs and errors: the password is left out (`amqp://user@host:5672/vh`).
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "(not a URL)".into();
+    };
+    // Up to the last `@`: a password may hold `/` or `@` that were not percent-encoded.
+    match rest.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}@{host}")
+        }
+        None => url.to_string(),
+    }
+}
+
+/// Where the next [`connect`] starts in the node list: a random place per process, then
+/// rotating, so that replicas and reconnects spread over a cluster's nodes.
+static NEXT_NODE: LazyLock<AtomicUsize> =
+    LazyLock::new(|| AtomicUsize::new(rand::random::<u16>().into()));
+
+/// Connects to one of the nodes in `config.url`, trying each in turn from a rotating start;
+/// fails only when every node failed, naming each (without its password).
 pub async fn connect(config: &AmqpConfig) -> anyhow::Result<Connection> {
-    Connection::connect(&config.url, ConnectionProperties::default())
-        .await
-        .with_context(|| format!("connecting to RabbitMQ for `{}`", config.prefix))
+    let start = NEXT_NODE.fetch_add(1, Ordering::Relaxed);
+    Ok(connect_from(config, start).await?.0)
+}
+
+/// As [`connect`], starting at node `start` (modulo their number); also returns the index of
+/// the node connected to.
+pub async fn connect_from(
+    config: &AmqpConfig,
+    start: usize,
+) -> anyhow::Result<(Connection, usize)> {
+    let nodes = nodes(&config.url);
+    if nodes.is_empty() {
+        bail!(
+            "connecting to RabbitMQ for `{}`: amqp.url names no node",
+            config.prefix
+        );
+    }
+    let mut failures = Vec::new();
+    for step in 0..nodes.len() {
+        let index = (start + step) % nodes.len();
+        let node = redact(nodes[index]);
+        // Parsed here rather than by lapin: its parse error quotes the whole URL, password
+        // included.
+        let Ok(uri) = nodes[index].parse::<AMQPUri>() else {
+            failures.push(format!("{node}: not a valid amqp URL"));
+            continue;
+        };
+        let attempt = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            Connection::connect_uri(uri, ConnectionProperties::default()),
+        )
+        .await;
+        match attempt {
+            Ok(Ok(connection)) => {
+                tracing::info!(%node, prefix = %config.prefix, "connected to RabbitMQ");
+                return Ok((connection, index));
+            }
+            Ok(Err(err)) => {
+                tracing::warn!(%node, error = %err, "RabbitMQ node unreachable");
+                failures.push(format!("{node}: {err}"));
+            }
+            Err(_) => {
+                tracing::warn!(%node, "RabbitMQ node did not answer in time");
+                failures.push(format!(
+                    "{node}: no connection within {}s",
+                    CONNECT_TIMEOUT.as_secs()
+                ));
+            }
+        }
+    }
+    bail!(
+        "connecting to RabbitMQ for `{}`: no node reachable ({})",
+        config.prefix,
+        failures.join("; ")
+    )
 }
 
 /// Declares exchanges, queues and bindings; safe to run any number of times.
@@ -316,6 +414,11 @@ impl Publisher for AmqpPublisher {
 
 /// Consumes batches until `shutdown` resolves or the connection fails (the caller
 /// reconnects). Acks only after the batch is applied or safely re-published.
+///
+/// On shutdown it drains: the consumer is cancelled (the broker sends nothing more, and a
+/// delivery already on its way is handed back), the batches in hand may finish and be acked
+/// for up to `config.shutdown_grace`, then the connection is closed. A batch still unfinished
+/// then is abandoned: its transaction rolls back and the broker redelivers it.
 pub async fn consume(
     config: &AmqpConfig,
     consumer: Consumer,
@@ -346,23 +449,45 @@ pub async fn consume(
         .await?;
     tracing::info!(queue = %config.queue(), prefetch = config.prefetch, "consuming batches");
 
-    let work = deliveries.for_each_concurrent(usize::from(config.prefetch.max(1)), |delivery| {
-        let consumer = consumer.clone();
-        let republish = republish.clone();
-        async move {
-            let delivery = match delivery {
-                Ok(delivery) => delivery,
-                Err(err) => {
-                    tracing::error!(error = %err, "delivery failed");
+    let stopping = AtomicBool::new(false);
+    // Batches being applied; those still counted when the grace ends are abandoned.
+    let in_hand = watch::Sender::new(0_usize);
+    let drained = AtomicUsize::new(0);
+    let (stopping, in_hand_ref, drained_ref) = (&stopping, &in_hand, &drained);
+    let mut work = Box::pin(deliveries.for_each_concurrent(
+        usize::from(config.prefetch.max(1)),
+        |delivery| {
+            let consumer = consumer.clone();
+            let republish = republish.clone();
+            async move {
+                let delivery = match delivery {
+                    Ok(delivery) => delivery,
+                    Err(err) => {
+                        tracing::error!(error = %err, "delivery failed");
+                        return;
+                    }
+                };
+                if stopping.load(Ordering::SeqCst) {
+                    // Arrived after shutdown began: handed back at once for another consumer.
+                    let requeue = BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    };
+                    let _ = delivery.nack(requeue).await;
                     return;
                 }
-            };
-            if let Err(err) = handle_delivery(config, &consumer, &republish, &delivery).await {
-                // Not acked: the broker redelivers it when this channel closes.
-                tracing::error!(error = %format!("{err:#}"), "batch left unacknowledged");
+                in_hand_ref.send_modify(|n| *n += 1);
+                if let Err(err) = handle_delivery(config, &consumer, &republish, &delivery).await {
+                    // Not acked: the broker redelivers it when this channel closes.
+                    tracing::error!(error = %format!("{err:#}"), "batch left unacknowledged");
+                }
+                if stopping.load(Ordering::SeqCst) {
+                    drained_ref.fetch_add(1, Ordering::SeqCst);
+                }
+                in_hand_ref.send_modify(|n| *n -= 1);
             }
-        }
-    });
+        },
+    ));
     let depth = async {
         loop {
             let passive = QueueDeclareOptions {
@@ -380,14 +505,56 @@ pub async fn consume(
         }
     };
     tokio::select! {
-        () = work => bail!("the broker closed the consumer"),
+        () = &mut work => bail!("the broker closed the consumer"),
         () = depth => unreachable!("the depth probe loops forever"),
-        () = shutdown => {
-            tracing::info!("consumer stopping");
-            let _ = channel.close(200, "shutdown".into()).await;
-            Ok(())
-        }
+        () = shutdown => {}
     }
+
+    stopping.store(true, Ordering::SeqCst);
+    tracing::info!(
+        in_hand = *in_hand.borrow(),
+        grace_secs = config.shutdown_grace.as_secs(),
+        "consumer stopping: taking no more batches, finishing those in hand"
+    );
+    if let Err(err) = channel
+        .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
+        .await
+    {
+        tracing::warn!(error = %err, "could not cancel the consumer; closing its channel instead");
+    }
+    let mut idle = in_hand.subscribe();
+    let drain = async {
+        // `work` must keep being polled: it drives the batches in hand. It ends when the
+        // cancelled stream ends and every batch is done; without a working cancel, the
+        // batches in hand being done is enough.
+        tokio::select! {
+            () = &mut work => {}
+            _ = idle.wait_for(|n| *n == 0) => {}
+        }
+    };
+    let finished = tokio::time::timeout(config.shutdown_grace, drain)
+        .await
+        .is_ok();
+    let abandoned = if finished { 0 } else { *in_hand.borrow() };
+    // Dropping the unfinished batches' futures rolls their transactions back, before the
+    // broker is free to hand them to another consumer.
+    drop(work);
+    let _ = connection.close(200, "shutdown".into()).await;
+    let drained = drained.load(Ordering::SeqCst);
+    if abandoned == 0 {
+        tracing::info!(
+            drained,
+            abandoned,
+            "consumer stopped: every batch in hand finished"
+        );
+    } else {
+        tracing::warn!(
+            drained,
+            abandoned,
+            "consumer stopped: batches unfinished within the grace are rolled back and will be redelivered"
+        );
+    }
+    Ok(())
 }
 
 async fn handle_delivery(
@@ -468,4 +635,65 @@ async fn handle_delivery(
     }
     delivery.ack(BasicAckOptions::default()).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::SecretString;
+
+    use super::{nodes, redact};
+    use crate::settings::AmqpSettings;
+
+    #[test]
+    fn a_url_list_splits_into_nodes() {
+        assert_eq!(
+            nodes("amqp://a:1/%2f, amqp://b:2/%2f ,amqp://c:3/%2f"),
+            ["amqp://a:1/%2f", "amqp://b:2/%2f", "amqp://c:3/%2f"]
+        );
+        assert_eq!(nodes("amqp://only/%2f"), ["amqp://only/%2f"]);
+    }
+
+    #[test]
+    fn redaction_keeps_the_user_and_drops_the_password() {
+        assert_eq!(
+            redact("amqp://guest:secret@rabbit-0:5672/%2f"),
+            "amqp://guest@rabbit-0:5672/%2f"
+        );
+        // Unencoded `/` or `@` in a password must not let part of it through.
+        assert_eq!(
+            redact("amqps://ops:se/cr@et@rabbit-1/vh"),
+            "amqps://ops@rabbit-1/vh"
+        );
+        assert_eq!(redact("amqp://rabbit-2/vh"), "amqp://rabbit-2/vh");
+        assert_eq!(redact("guest:secret@host"), "(not a URL)");
+    }
+
+    fn validate(url: &str) -> Result<(), String> {
+        AmqpSettings {
+            url: Some(SecretString::from(url.to_string())),
+        }
+        .validate()
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn settings_accept_a_node_list_and_name_a_bad_entry_without_its_password() {
+        assert_eq!(validate("amqp://guest:guest@127.0.0.1:5672/%2f"), Ok(()));
+        assert_eq!(
+            validate("amqp://u:p@rabbit-0:5672/%2f,amqp://u:p@rabbit-1:5672/%2f, amqps://u:p@rabbit-2/%2f"),
+            Ok(())
+        );
+        let error = validate("amqp://u:pw-secret@rabbit-0/%2f,http://u:pw-secret@rabbit-1/%2f")
+            .unwrap_err();
+        assert!(error.contains("amqp.url"), "{error}");
+        assert!(
+            error.contains("entry 2 (`http://u@rabbit-1/%2f`)"),
+            "{error}"
+        );
+        assert!(!error.contains("pw-secret"), "{error}");
+        let error = validate("amqp://rabbit-0/%2f,,amqp://rabbit-1/%2f").unwrap_err();
+        assert!(error.contains("entry 2"), "{error}");
+        assert!(validate("redis://localhost").is_err());
+        assert!(validate("amqp://rabbit-0:notaport/%2f").is_err());
+    }
 }
