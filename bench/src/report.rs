@@ -1,0 +1,214 @@
+//! The machine the figures were taken on, and the markdown report.
+
+use std::fmt::Write as _;
+
+use crate::load::Outcome;
+
+pub struct Machine {
+    pub cpus: usize,
+    pub cpu_model: String,
+    pub ram_gib: f64,
+    pub commit: String,
+    pub postgres: String,
+}
+
+impl Machine {
+    pub fn describe(postgres: String) -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu_model = cpuinfo
+            .lines()
+            .find_map(|line| line.strip_prefix("model name"))
+            .and_then(|rest| rest.split_once(':'))
+            .map_or_else(
+                || "unknown".to_string(),
+                |(_, model)| model.trim().to_string(),
+            );
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let ram_kib: f64 = meminfo
+            .lines()
+            .find_map(|line| line.strip_prefix("MemTotal:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kib| kib.parse().ok())
+            .unwrap_or(0.0);
+        Machine {
+            cpus: std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
+            cpu_model,
+            ram_gib: ram_kib / 1024.0 / 1024.0,
+            commit: git_commit(),
+            postgres,
+        }
+    }
+}
+
+fn git(args: &[&str]) -> Option<String> {
+    let output = std::process::Command::new("git").args(args).output().ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+fn git_commit() -> String {
+    let Some(commit) = git(&["rev-parse", "--short=12", "HEAD"]) else {
+        return "unknown (not a git checkout)".into();
+    };
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
+        .is_some_and(|status| !status.is_empty());
+    if dirty {
+        format!("{commit} (with uncommitted changes)")
+    } else {
+        commit
+    }
+}
+
+/// The 1-minute load average.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
+pub struct Item {
+    pub name: &'static str,
+    pub operation: String,
+    pub statements: Vec<String>,
+    pub api: Outcome,
+    pub direct: Outcome,
+}
+
+impl Item {
+    pub fn ratio(&self) -> f64 {
+        let direct = self.direct.per_second();
+        if direct == 0.0 {
+            return 0.0;
+        }
+        self.api.per_second() / direct
+    }
+}
+
+pub const RATIO_TARGET: f64 = 0.5;
+pub const P99_TARGET_MS: f64 = 50.0;
+
+fn verdict(item: &Item) -> String {
+    let mut missed = Vec::new();
+    let ratio = item.ratio();
+    if ratio < RATIO_TARGET {
+        missed.push(format!(
+            "ratio {ratio:.2} < {RATIO_TARGET} ({:.0}% short)",
+            (1.0 - ratio / RATIO_TARGET) * 100.0
+        ));
+    }
+    let p99 = item.api.quantile_ms(0.99);
+    if p99 > P99_TARGET_MS {
+        missed.push(format!(
+            "p99 {p99:.1} ms > {P99_TARGET_MS} ms ({:.1}×)",
+            p99 / P99_TARGET_MS
+        ));
+    }
+    if item.api.errors > 0 || item.direct.errors > 0 {
+        missed.push("errors".into());
+    }
+    if missed.is_empty() {
+        "met".into()
+    } else {
+        format!("missed: {}", missed.join("; "))
+    }
+}
+
+pub struct Context {
+    pub date: String,
+    pub machine: Machine,
+    pub clients: usize,
+    pub warmup_secs: u64,
+    pub duration_secs: u64,
+    pub pool: u32,
+    pub catalogue: String,
+    pub load_before: String,
+    pub load_after: String,
+}
+
+pub fn render(context: &Context, items: &[Item]) -> String {
+    let m = &context.machine;
+    let mut out = String::new();
+    let _ = writeln!(out, "# Benchmark: catalogue reads\n");
+    let _ = writeln!(out, "- date: {}", context.date);
+    let _ = writeln!(
+        out,
+        "- machine: {} CPUs ({}), {:.1} GiB RAM; load average (1 min) {} before, {} after",
+        m.cpus, m.cpu_model, m.ram_gib, context.load_before, context.load_after
+    );
+    let _ = writeln!(out, "- commit: {}", m.commit);
+    let _ = writeln!(out, "- PostgreSQL: {}", m.postgres);
+    let _ = writeln!(out, "- catalogue: {}", context.catalogue);
+    let _ = writeln!(
+        out,
+        "- load: {} concurrent clients, {} s warm-up then {} s measured per row and side; \
+         server pool and direct pool {} connections; server, PostgreSQL and load generator on \
+         this one machine",
+        context.clients, context.warmup_secs, context.duration_secs, context.pool
+    );
+    let _ = writeln!(
+        out,
+        "- API: POST /graphql of the release `server` binary; direct: the SQL statements that \
+         server issued for one such request, replayed in order through sqlx (no HTTP, no GraphQL)\n"
+    );
+    let _ = writeln!(
+        out,
+        "| item | API req/s | API p50 ms | API p99 ms | API errors | direct sets/s | direct p50 ms | direct p99 ms | statements | ratio API/direct | targets (ratio ≥ {RATIO_TARGET}, p99 ≤ {P99_TARGET_MS} ms) |"
+    );
+    let _ = writeln!(
+        out,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    );
+    for item in items {
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {:.1} | {:.1} | {} | {:.0} | {:.1} | {:.1} | {} | {:.2} | {} |",
+            item.name,
+            item.api.per_second(),
+            item.api.quantile_ms(0.5),
+            item.api.quantile_ms(0.99),
+            item.api.errors,
+            item.direct.per_second(),
+            item.direct.quantile_ms(0.5),
+            item.direct.quantile_ms(0.99),
+            item.statements.len(),
+            item.ratio(),
+            verdict(item),
+        );
+    }
+    for item in items {
+        for (side, outcome) in [("API", &item.api), ("direct", &item.direct)] {
+            if let Some(error) = &outcome.first_error {
+                let _ = writeln!(
+                    out,
+                    "\n{} {side}: {} errors, the first: `{error}`",
+                    item.name, outcome.errors
+                );
+            }
+        }
+    }
+    let _ = writeln!(out, "\n## Operations and the statements replayed\n");
+    for item in items {
+        let _ = writeln!(
+            out,
+            "### {}\n\nAPI operation (max {:.1} ms over {} requests):\n\n```graphql\n{}\n```\n",
+            item.name,
+            item.api.max_ms(),
+            item.api.ops,
+            item.operation
+        );
+        let _ = writeln!(
+            out,
+            "Statements (max {:.1} ms over {} sets):\n\n```sql",
+            item.direct.max_ms(),
+            item.direct.ops
+        );
+        for sql in &item.statements {
+            let _ = writeln!(out, "{sql};");
+        }
+        let _ = writeln!(out, "```\n");
+    }
+    out
+}
