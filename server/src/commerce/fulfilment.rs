@@ -263,6 +263,7 @@ impl Handler for RefundHandler {
         .await
         .map_err(retry)?;
         txn.commit().await.map_err(retry)?;
+        super::payments::record_outcome(&payment.provider, kind);
         if kind == "refund_due" {
             tracing::warn!(payment = %payment.id, amount = payment.amount, "refund must be made by hand");
         }

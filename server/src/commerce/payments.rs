@@ -186,6 +186,7 @@ pub async fn start(
         json!({ "authority": session.authority }),
     )
     .await?;
+    record_outcome(&payment.provider, "started");
     Ok(Started {
         payment,
         redirect_url: session.redirect_url,
@@ -406,18 +407,20 @@ async fn mark_paid(
     )
     .await?;
     txn.commit().await?;
+    record_outcome(&payment.provider, "paid");
     if let Some(event) = OrderEvent::between(&order, &paid) {
         events.publish(event);
     }
     Ok(PaymentStatus::Paid)
 }
 
-/// Marks a `started` payment failed with an event of `kind`; a payment settled meanwhile is
-/// left as it is. Returns the status afterwards.
+/// Marks a `started` payment failed with an event of `kind` (`failed`, `cancelled` or
+/// `refund_due`, also its outcome in `payments_total`); a payment settled meanwhile is left as
+/// it is. Returns the status afterwards.
 async fn mark_failed(
     db: &DatabaseConnection,
     payment: &payments::Model,
-    kind: &str,
+    kind: &'static str,
     data: serde_json::Value,
 ) -> ApiResult<PaymentStatus> {
     let txn = db.begin().await?;
@@ -437,7 +440,22 @@ async fn mark_failed(
     }
     record_event(&txn, payment.id, kind, data).await?;
     txn.commit().await?;
+    record_outcome(&payment.provider, kind);
     Ok(PaymentStatus::Failed)
+}
+
+/// Counts a committed change of a payment: `payments_total{gateway, outcome}`, `outcome` one
+/// of `started`, `paid`, `failed` (the gateway says not paid), `cancelled` (the customer
+/// cancelled at the gateway), `refund_due` (money to give back by hand: verified for an order
+/// no longer payable, or a refund the gateway cannot make) and `refunded` (given back through
+/// the gateway). Called after the commit, so a rolled-back change is never counted; `gateway`
+/// is the payment's provider (`sandbox` or `zarinpal`).
+pub fn record_outcome(gateway: &str, outcome: &'static str) {
+    metrics::counter!(
+        "payments_total",
+        "gateway" => gateway.to_string(), "outcome" => outcome
+    )
+    .increment(1);
 }
 
 async fn current_status(db: &DatabaseConnection, id: Uuid) -> ApiResult<PaymentStatus> {

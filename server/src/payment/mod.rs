@@ -22,6 +22,7 @@
 //! to use happens only at that gateway's edge ([`money`]).
 
 pub mod callback;
+pub mod metered;
 pub mod money;
 pub mod sandbox;
 pub mod zarinpal;
@@ -33,6 +34,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::config::{PaymentProvider, PaymentSettings};
 pub use callback::{Callback, CallbackStatus};
+pub use metered::Metered;
 
 /// What checkout asks a gateway to collect.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,18 +194,19 @@ pub trait PaymentGateway: Send + Sync {
     }
 }
 
-/// The gateway `payment.*` selects. The sandbox keeps its sessions in `db`.
+/// The gateway `payment.*` selects, its calls counted and timed ([`metered`]). The sandbox
+/// keeps its sessions in `db`.
 pub fn gateway_from_settings(
     settings: &PaymentSettings,
     db: &DatabaseConnection,
 ) -> Result<Arc<dyn PaymentGateway>, PaymentError> {
     Ok(match settings.provider {
-        PaymentProvider::Sandbox => Arc::new(sandbox::SandboxGateway::new(
+        PaymentProvider::Sandbox => Arc::new(Metered::new(sandbox::SandboxGateway::new(
             db.clone(),
             &settings.callback_base_url,
-        )),
-        PaymentProvider::Zarinpal => Arc::new(zarinpal::ZarinpalGateway::new(
+        ))),
+        PaymentProvider::Zarinpal => Arc::new(Metered::new(zarinpal::ZarinpalGateway::new(
             zarinpal::ZarinpalConfig::from_settings(settings)?,
-        )?),
+        )?)),
     })
 }

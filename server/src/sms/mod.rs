@@ -11,6 +11,7 @@
 mod kavenegar;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -125,10 +126,64 @@ impl SmsSettings {
     }
 }
 
-/// The provider the settings select.
+/// The provider the settings select, its sends counted and timed (see [`Metered`]).
 pub fn from_settings(settings: &SmsSettings) -> Arc<dyn SmsProvider> {
     match settings.provider {
-        SmsProviderKind::Log => Arc::new(LogSms),
-        SmsProviderKind::Kavenegar => Arc::new(Kavenegar::new(settings)),
+        SmsProviderKind::Log => Arc::new(Metered::new("log", LogSms)),
+        SmsProviderKind::Kavenegar => Arc::new(Metered::new("kavenegar", Kavenegar::new(settings))),
+    }
+}
+
+/// Wraps a provider to record the outcome and duration of every send:
+/// `sms_sent_total{provider, kind, outcome}` and `sms_provider_call_seconds{provider, kind,
+/// outcome}`, `kind` being `otp` or `notification` and `outcome` `sent`, `rejected` (the
+/// provider refused the message: credit, template, receptor) or `failed` (no usable answer).
+/// Every label is one of a few fixed words, so the series stay few.
+pub struct Metered<P> {
+    provider: &'static str,
+    inner: P,
+}
+
+impl<P: SmsProvider> Metered<P> {
+    pub fn new(provider: &'static str, inner: P) -> Self {
+        Metered { provider, inner }
+    }
+
+    fn record(&self, kind: &'static str, started: Instant, result: &Result<(), SmsError>) {
+        let outcome = match result {
+            Ok(()) => "sent",
+            Err(SmsError::Refused { .. }) => "rejected",
+            Err(SmsError::Transport(_)) => "failed",
+        };
+        let labels = [
+            ("provider", self.provider),
+            ("kind", kind),
+            ("outcome", outcome),
+        ];
+        metrics::counter!("sms_sent_total", &labels).increment(1);
+        metrics::histogram!("sms_provider_call_seconds", &labels)
+            .record(started.elapsed().as_secs_f64());
+    }
+}
+
+#[async_trait::async_trait]
+impl<P: SmsProvider> SmsProvider for Metered<P> {
+    async fn send_otp(&self, phone_e164: &str, code: &str) -> Result<(), SmsError> {
+        let started = Instant::now();
+        let result = self.inner.send_otp(phone_e164, code).await;
+        self.record("otp", started, &result);
+        result
+    }
+
+    async fn send_text(
+        &self,
+        phone_e164: &str,
+        text: &str,
+        dedupe_id: i64,
+    ) -> Result<(), SmsError> {
+        let started = Instant::now();
+        let result = self.inner.send_text(phone_e164, text, dedupe_id).await;
+        self.record("notification", started, &result);
+        result
     }
 }
