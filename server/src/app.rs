@@ -52,12 +52,15 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let storage = crate::storage::Storage::from_settings(&settings.storage)
         .context("building the object store")?;
     let picture_store = storage.store.clone();
-    let services = Services::new(
+    let mut services = Services::new(
         db.clone(),
         &settings,
         payments.clone(),
         storage.store.clone(),
     );
+    if let Some(read_db) = crate::db::connect_read(&settings.database).await? {
+        services.read_db = read_db;
+    }
     let sync_console = services.sync_console.clone();
     let sync_events = sync_console.events.clone();
     let sms = services.auth.sms.clone();
@@ -68,6 +71,7 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
         &settings,
         AppState {
             db: db.clone(),
+            read_db: services.read_db.clone(),
             metrics,
             payments: payments.clone(),
             storage,

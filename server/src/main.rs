@@ -117,7 +117,7 @@ async fn migrate(settings: &Settings, action: MigrateAction) -> anyhow::Result<(
     use migration::{Migrator, MigratorTrait};
     let db = server::db::connect(&settings.database).await?;
     match action {
-        MigrateAction::Up => Migrator::up(&db, None).await?,
+        MigrateAction::Up => server::db::migrate(&db).await?,
         MigrateAction::Down => Migrator::down(&db, Some(1)).await?,
         MigrateAction::Reset => Migrator::reset(&db).await?,
         MigrateAction::Status => Migrator::status(&db).await?,

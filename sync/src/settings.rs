@@ -115,7 +115,20 @@ pub struct DatabaseSettings {
     pub url: SecretString,
     pub max_connections: u32,
     pub min_connections: u32,
+    /// Time allowed to open a new connection, in seconds.
     pub connect_timeout_secs: u64,
+    /// Time a query may wait for a free connection of the pool, in seconds; past it the
+    /// query fails (`pool timed out`) instead of queueing without end.
+    pub acquire_timeout_secs: u64,
+    /// PostgreSQL's `statement_timeout` for every connection of the pools, in milliseconds:
+    /// a statement running longer is cancelled by the server (SQLSTATE 57014). `0` sets
+    /// nothing (the database server's or role's default applies, normally none). Migrations
+    /// run without it. Ignored on SQLite.
+    pub statement_timeout_ms: u64,
+    /// A PostgreSQL read replica (`postgres://...`) for the shop's anonymous catalogue reads
+    /// (product listing and search, product by id or slug, categories). Unset: they go to
+    /// `url`. Everything else, and every write, goes to `url`. The replica may lag.
+    pub read_url: Option<SecretString>,
     /// Run pending migrations when a binary starts.
     pub migrate_on_start: bool,
 }
@@ -127,18 +140,22 @@ impl Default for DatabaseSettings {
             max_connections: 16,
             min_connections: 1,
             connect_timeout_secs: 10,
+            acquire_timeout_secs: 10,
+            statement_timeout_ms: 30_000,
+            read_url: None,
             migrate_on_start: true,
         }
     }
 }
 
+fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 impl DatabaseSettings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let url = self.url.expose_secret();
-        if !(url.starts_with("sqlite:")
-            || url.starts_with("postgres://")
-            || url.starts_with("postgresql://"))
-        {
+        if !(url.starts_with("sqlite:") || is_postgres_url(url)) {
             return Err(ConfigError::invalid(
                 "database.url",
                 "must start with sqlite:, postgres:// or postgresql://",
@@ -155,6 +172,22 @@ impl DatabaseSettings {
                 "database.min_connections",
                 "must not exceed database.max_connections",
             ));
+        }
+        if self.acquire_timeout_secs == 0 {
+            return Err(ConfigError::invalid(
+                "database.acquire_timeout_secs",
+                "must be at least 1",
+            ));
+        }
+        if let Some(read_url) = &self.read_url {
+            // A replica of a SQLite file is not a thing; and a replica must be the same kind
+            // of database as the primary, whose migrations it follows.
+            if !is_postgres_url(read_url.expose_secret()) || self.is_sqlite() {
+                return Err(ConfigError::invalid(
+                    "database.read_url",
+                    "must be a postgres:// or postgresql:// URL, with database.url on PostgreSQL too",
+                ));
+            }
         }
         Ok(())
     }

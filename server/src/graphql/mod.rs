@@ -22,6 +22,10 @@ pub use shop::ShopSchema;
 #[derive(Clone)]
 pub struct Services {
     pub db: DatabaseConnection,
+    /// Where the shop's anonymous catalogue reads go: the read replica of
+    /// `database.read_url`, or the same pool as `db` when none is configured. Only reads that
+    /// may lag behind the primary use it.
+    pub read_db: DatabaseConnection,
     /// Object storage (product images): uploads, and the URLs clients read objects from.
     pub storage: Arc<dyn crate::storage::ObjectStore>,
     /// What image uploads must satisfy.
@@ -45,6 +49,7 @@ impl Services {
     ) -> Self {
         let db_for_sync = db.clone();
         Services {
+            read_db: db.clone(),
             db,
             storage,
             media: crate::media::MediaRules::from_settings(&settings.storage),

@@ -51,6 +51,8 @@ pub struct RequestContext {
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    /// The shop's catalogue reads (`Services::read_db`): the read replica, or `db`.
+    pub read_db: DatabaseConnection,
     pub metrics: PrometheusHandle,
     /// The payment gateway, for its callback.
     pub payments: Arc<crate::commerce::payments::Payments>,
@@ -74,7 +76,7 @@ pub fn router(
         graphiql: settings.graphql.graphiql,
         max_batch: settings.graphql.max_batch,
         prepare: crate::graphql::shop::request_preparer(
-            state.db.clone(),
+            state.read_db.clone(),
             Arc::new(crate::auth::JwtKeys::from_settings(&settings.jwt)),
         ),
         persisted: Some(persisted::PersistedQueries::from_settings(

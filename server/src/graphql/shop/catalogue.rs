@@ -1,5 +1,10 @@
 //! Catalogue queries and types of the shop schema: categories, a Relay connection of
 //! products with filters and sorting, and one product by id or slug.
+//!
+//! Every read here, the per-request loaders' included, goes to `Services::read_db` (the read
+//! replica of `database.read_url` when configured): it is public data that may lag the
+//! primary by a moment. What must be current (prices and stock at checkout, the cart) is read
+//! by the commerce modules from the primary.
 
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use entity::{product_images, variant_stock};
@@ -21,7 +26,7 @@ impl CatalogueQuery {
     /// Published categories, in the shop's display order.
     async fn categories(&self, ctx: &Context<'_>) -> ApiResult<Vec<Category>> {
         let services = ctx.data_unchecked::<Services>();
-        Ok(catalogue::list_categories(&services.db)
+        Ok(catalogue::list_categories(&services.read_db)
             .await?
             .into_iter()
             .map(Category)
@@ -54,9 +59,14 @@ impl CatalogueQuery {
             .transpose()?
             .unwrap_or_default();
         let services = ctx.data_unchecked::<Services>();
-        let page =
-            catalogue::list_products(&services.db, &filter, sort, first as u64, after.as_ref())
-                .await?;
+        let page = catalogue::list_products(
+            &services.read_db,
+            &filter,
+            sort,
+            first as u64,
+            after.as_ref(),
+        )
+        .await?;
         if let Some(node) = ctx
             .look_ahead()
             .field("edges")
@@ -81,7 +91,7 @@ impl CatalogueQuery {
         id: Option<ID>,
         slug: Option<String>,
     ) -> ApiResult<Option<Product>> {
-        let db = &ctx.data_unchecked::<Services>().db;
+        let db = &ctx.data_unchecked::<Services>().read_db;
         let found = match (id, slug) {
             (Some(id), None) => match parse_id(&id) {
                 Some(id) => catalogue::product_by_id(db, id).await?,
@@ -219,7 +229,7 @@ impl ProductConnection {
     /// Number of products matching the filter, over all pages. Costs one count query; ask
     /// for it only when you show it.
     async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<i64> {
-        let db = &ctx.data_unchecked::<Services>().db;
+        let db = &ctx.data_unchecked::<Services>().read_db;
         Ok(catalogue::count_products(db, &self.filter).await? as i64)
     }
 }

@@ -60,16 +60,17 @@ pub fn build(services: Services, settings: &Settings) -> ShopSchema {
     with_limits(builder, settings).finish()
 }
 
-/// Gives each request its own catalogue DataLoaders, so batches never mix requests, and the
+/// Gives each request its own catalogue DataLoaders (reading from `catalogue_db`, the
+/// catalogue's read connection `Services::read_db`), so batches never mix requests, and the
 /// caller's identity from `Authorization: Bearer <access token>`, and the guest cart token
 /// from `X-Cart-Token`.
 pub fn request_preparer(
-    db: DatabaseConnection,
+    catalogue_db: DatabaseConnection,
     keys: Arc<JwtKeys>,
 ) -> crate::http::graphql::Prepare {
     Box::new(move |request, headers| {
         request
-            .data(CatalogueLoaders::new(&db))
+            .data(CatalogueLoaders::new(&catalogue_db))
             .data(Caller::from_headers(headers, &keys))
             .data(CartToken::from_headers(headers))
     })
