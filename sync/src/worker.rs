@@ -358,7 +358,10 @@ pub async fn consume(settings: WorkerSettings, args: ConsumeArgs) -> anyhow::Res
     let db = open_db(&settings).await?;
     serve_metrics(&settings.sync, &db).await?;
     let config = amqp_config(url.expose_secret(), &settings.sync);
-    let consumer = consumer(&db, &settings.sync, Events::default());
+    // Applied batches reach the admin console's live view on every server replica.
+    let events = Events::default();
+    let forwarding = forward_events(&settings, &events);
+    let consumer = consumer(&db, &settings.sync, events);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut loops = Vec::new();
     for _ in 0..args.consumers.max(1) {
@@ -386,6 +389,10 @@ pub async fn consume(settings: WorkerSettings, args: ConsumeArgs) -> anyhow::Res
     let _ = stop.send(true);
     for handle in loops {
         let _ = handle.await;
+    }
+    drop(consumer);
+    if let Some(forwarding) = forwarding {
+        forwarding.finish().await;
     }
     Ok(())
 }

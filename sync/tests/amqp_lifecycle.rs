@@ -367,3 +367,27 @@ async fn a_node_list_with_no_live_node_names_each_without_its_password() {
     let all = consumer.lines.lock().unwrap().join("\n");
     assert!(!all.contains("s3cret"), "{all}");
 }
+
+#[tokio::test]
+async fn the_consumer_logs_each_batch_in_the_trace_of_the_run_that_fetched_it() {
+    let h = Harness::new(30).await;
+    let report = h.amqp_runner(30).await.run_once("test").await.unwrap();
+    assert!(report.error.is_none(), "{report:?}");
+    let consumer = ConsumeProcess::start(&h, AMQP_URL, &[("APP__LOG__LEVEL", "info,sync=debug")]);
+    h.assert_mirror_matches(&[], SETTLE).await;
+    consumer.wait_for_line("batch applied").await;
+    // The trace id travelled in each message's `traceparent` header: it is the run's id.
+    let run_trace = report.run_id.simple().to_string();
+    let applied: Vec<Value> = consumer
+        .lines
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["message"] == "batch applied")
+        .collect();
+    assert!(!applied.is_empty());
+    for event in &applied {
+        assert_eq!(event["span"]["trace_id"], run_trace.as_str(), "{event}");
+    }
+}

@@ -6,9 +6,16 @@
 //! - `{p}.batches`: quorum queue bound to `mahak.#` and `retry`; its dead-letter exchange is
 //!   `{p}.dlx` and its delivery limit bounds redeliveries of a message that keeps crashing
 //!   consumers.
-//! - `{p}.retry.<delay>ms`: delay queues (message TTL of that delay) that dead-letter back to `{p}`
-//!   with routing key `retry`: a batch that failed transiently waits there, then returns.
+//! - `{p}.retry.<delay>ms`: quorum delay queues (message TTL of that delay) that dead-letter
+//!   back to `{p}` with routing key `retry`: a batch that failed transiently waits there, then
+//!   returns.
 //! - `{p}.dlx` (fanout) → `{p}.dead` (quorum): batches given up on.
+//!
+//! Every queue that holds a batch is a quorum queue (replicated on a cluster), and every
+//! dead-lettering hop is `at-least-once` (RabbitMQ 3.10 or later), so neither a node's loss
+//! nor a failed hop drops a batch. Declaring is idempotent; a broker holding these queues
+//! with other arguments (an earlier topology) refuses the declaration
+//! (`PRECONDITION_FAILED`): drain and delete them once, then start the new version.
 //!
 //! At-least-once: publishers use confirms, persistent messages and `mandatory` (an
 //! unroutable batch is an error, not a silent ack), with a bounded window of unconfirmed
@@ -35,11 +42,13 @@ use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::uri::AMQPUri;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
 use tokio::sync::{watch, Semaphore};
+use tracing::Instrument;
 
 use super::Publisher;
 use crate::pipeline::batch::{content_hash, Batch};
 use crate::pipeline::consumer::{ConsumeError, Consumer};
 use crate::pipeline::dead_letters::{self, DeadLetter};
+use crate::trace::TraceContext;
 
 /// Delays of the retry steps; a batch failing transiently more often is dead-lettered.
 const RETRY_DELAYS: [Duration; 4] = [
@@ -50,6 +59,7 @@ const RETRY_DELAYS: [Duration; 4] = [
 ];
 
 const ATTEMPT_HEADER: &str = "x-attempt";
+const TRACEPARENT_HEADER: &str = "traceparent";
 
 /// How long one node may take to accept a connection before the next one is tried.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -266,6 +276,10 @@ pub async fn declare_topology(channel: &Channel, config: &AmqpConfig) -> anyhow:
                 ("x-queue-type", text("quorum")),
                 ("x-dead-letter-exchange", text(&config.dead_exchange())),
                 ("x-delivery-limit", AMQPValue::LongInt(20)),
+                // A batch dead-lettered at the delivery limit must reach `{p}.dead`, not be
+                // dropped if that hop fails (at-least-once needs `reject-publish`).
+                ("x-dead-letter-strategy", text("at-least-once")),
+                ("x-overflow", text("reject-publish")),
             ]),
         )
         .await?;
@@ -286,12 +300,18 @@ pub async fn declare_topology(channel: &Channel, config: &AmqpConfig) -> anyhow:
                 config.retry_queue(step).into(),
                 queue,
                 args(&[
+                    // Replicated like the batches themselves: a batch waiting to be retried
+                    // survives the loss of a node. Every message of a delay queue has the
+                    // same TTL, so they expire in order from the head.
+                    ("x-queue-type", text("quorum")),
                     (
                         "x-message-ttl",
                         AMQPValue::LongLongInt(delay.as_millis() as i64),
                     ),
                     ("x-dead-letter-exchange", text(&config.exchange())),
                     ("x-dead-letter-routing-key", text("retry")),
+                    ("x-dead-letter-strategy", text("at-least-once")),
+                    ("x-overflow", text("reject-publish")),
                 ]),
             )
             .await?;
@@ -379,13 +399,37 @@ async fn publish_confirmed(
     Ok(())
 }
 
+/// The headers of a batch; `traceparent` puts it in the trace of the run that fetched it (the
+/// trace id is the run id, see `crate::trace`), so the consumer's logs join the run's.
 fn batch_headers(batch: &Batch, body: &[u8], attempt: u32) -> FieldTable {
-    args(&[
+    let mut headers = args(&[
         ("batch-id", text(&batch.batch_id.to_string())),
         ("content-sha256", text(&content_hash(body))),
         ("entity", text(batch.entity.name())),
         (ATTEMPT_HEADER, AMQPValue::LongLongInt(i64::from(attempt))),
-    ])
+    ]);
+    if let Some(run_id) = batch.run_id {
+        let trace = TraceContext::for_id(run_id).child();
+        headers.insert(TRACEPARENT_HEADER.into(), text(&trace.to_string()));
+    }
+    headers
+}
+
+/// The trace id a delivery's `traceparent` header names, if any.
+fn delivery_trace_id(delivery: &lapin::message::Delivery) -> Option<String> {
+    match delivery
+        .properties
+        .headers()
+        .as_ref()?
+        .inner()
+        .get(TRACEPARENT_HEADER)?
+    {
+        AMQPValue::LongString(value) => {
+            TraceContext::parse(&String::from_utf8_lossy(value.as_bytes()))
+                .map(|trace| trace.trace_id_hex())
+        }
+        _ => None,
+    }
 }
 
 #[async_trait]
@@ -587,7 +631,13 @@ async fn handle_delivery(
             _ => None,
         })
         .unwrap_or(0);
-    match consumer.handle(&batch).await {
+    let span = tracing::info_span!(
+        "batch",
+        batch_id = %batch.batch_id,
+        entity = batch.entity.name(),
+        trace_id = delivery_trace_id(delivery).unwrap_or_default(),
+    );
+    match consumer.handle(&batch).instrument(span).await {
         Ok(_) => crate::failpoint::hit("after_commit"),
         Err(ConsumeError::Transient(err)) if attempt + 1 < config.max_attempts => {
             let step = (attempt as usize).min(config.retry_delays.len().saturating_sub(1));
