@@ -26,8 +26,8 @@ impl TraceContext {
     /// A new trace (nothing upstream sent one).
     pub fn new_root() -> TraceContext {
         TraceContext {
-            trace_id: nonzero(|| rand::random()),
-            span_id: nonzero(|| rand::random()),
+            trace_id: nonzero(rand::random),
+            span_id: nonzero(rand::random),
             sampled: true,
         }
     }
@@ -43,7 +43,7 @@ impl TraceContext {
     /// A new span in the same trace (what a message sent from this span carries).
     pub fn child(&self) -> TraceContext {
         TraceContext {
-            span_id: nonzero(|| rand::random()),
+            span_id: nonzero(rand::random),
             ..*self
         }
     }
