@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+use crate::cpu::{CpuSeconds, Meter};
+
 pub struct Outcome {
     /// Operations started in the measured window and completed.
     pub ops: u64,
@@ -17,6 +19,9 @@ pub struct Outcome {
     /// From the end of the warm-up to the last completion.
     pub window: Duration,
     pub latency_us: Histogram<u64>,
+    /// CPU time used from the end of the warm-up to the end of the measured duration.
+    pub cpu: CpuSeconds,
+    pub cpu_window: Duration,
 }
 
 impl Outcome {
@@ -29,6 +34,20 @@ impl Outcome {
 
     pub fn quantile_ms(&self, q: f64) -> f64 {
         self.latency_us.value_at_quantile(q) as f64 / 1000.0
+    }
+
+    /// CPU milliseconds per operation: (server, PostgreSQL, bench process).
+    pub fn cpu_ms_per_op(&self) -> (f64, f64, f64) {
+        let ops = self.per_second() * self.cpu_window.as_secs_f64();
+        if ops == 0.0 {
+            return (0.0, 0.0, 0.0);
+        }
+        let per = |seconds: f64| seconds * 1000.0 / ops;
+        (
+            per(self.cpu.server),
+            per(self.cpu.postgres),
+            per(self.cpu.bench),
+        )
     }
 
     pub fn max_ms(&self) -> f64 {
@@ -53,6 +72,7 @@ pub async fn run<F, Fut>(
     clients: usize,
     warmup: Duration,
     duration: Duration,
+    meter: &Meter,
     op: F,
 ) -> anyhow::Result<Outcome>
 where
@@ -96,12 +116,19 @@ where
             result
         }));
     }
+    tokio::time::sleep_until(measure_from.into()).await;
+    let cpu_before = meter.sample();
+    tokio::time::sleep_until(end.into()).await;
+    let cpu = meter.since(&cpu_before);
+    let cpu_window = measure_from.elapsed();
     let mut outcome = Outcome {
         ops: 0,
         errors: 0,
         first_error: None,
         window: Duration::ZERO,
         latency_us: histogram(),
+        cpu,
+        cpu_window,
     };
     let mut last_done = measure_from;
     for task in tasks {

@@ -126,6 +126,7 @@ pub struct Context {
     pub catalogue: String,
     pub load_before: String,
     pub load_after: String,
+    pub server_bin: String,
 }
 
 pub fn render(context: &Context, items: &[Item]) -> String {
@@ -138,7 +139,11 @@ pub fn render(context: &Context, items: &[Item]) -> String {
         "- machine: {} CPUs ({}), {:.1} GiB RAM; load average (1 min) {} before, {} after",
         m.cpus, m.cpu_model, m.ram_gib, context.load_before, context.load_after
     );
-    let _ = writeln!(out, "- commit: {}", m.commit);
+    let _ = writeln!(
+        out,
+        "- commit: {}; server binary: {}",
+        m.commit, context.server_bin
+    );
     let _ = writeln!(out, "- PostgreSQL: {}", m.postgres);
     let _ = writeln!(out, "- catalogue: {}", context.catalogue);
     let _ = writeln!(
@@ -150,7 +155,7 @@ pub fn render(context: &Context, items: &[Item]) -> String {
     );
     let _ = writeln!(
         out,
-        "- API: POST /graphql of the release `server` binary; direct: the SQL statements that \
+        "- API: POST /graphql of the `server` binary; direct: the SQL statements that \
          server issued for one such request, replayed in order through sqlx (no HTTP, no GraphQL)\n"
     );
     let _ = writeln!(
@@ -177,6 +182,32 @@ pub fn render(context: &Context, items: &[Item]) -> String {
             item.ratio(),
             verdict(item),
         );
+    }
+    let _ = writeln!(
+        out,
+        "\nCPU time per operation over the measured window, in ms (server process; PostgreSQL \
+         backends of the bench database; the bench process, i.e. load generator or replay), and \
+         the share of the machine's {} CPUs all three used:\n",
+        m.cpus
+    );
+    let _ = writeln!(
+        out,
+        "| item | side | server | PostgreSQL | bench | CPU busy |"
+    );
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|");
+    for item in items {
+        for (side, outcome) in [("API", &item.api), ("direct", &item.direct)] {
+            let (server, postgres, bench) = outcome.cpu_ms_per_op();
+            let busy = (outcome.cpu.server + outcome.cpu.postgres + outcome.cpu.bench)
+                / outcome.cpu_window.as_secs_f64().max(f64::EPSILON)
+                / m.cpus.max(1) as f64;
+            let _ = writeln!(
+                out,
+                "| {} | {side} | {server:.2} | {postgres:.2} | {bench:.2} | {:.0}% |",
+                item.name,
+                busy * 100.0
+            );
+        }
     }
     for item in items {
         for (side, outcome) in [("API", &item.api), ("direct", &item.direct)] {
