@@ -151,7 +151,7 @@ pub fn deliver_relayed(orders: OrderEvents, sync_events: SyncEvents) -> sync::li
             // A replica of another version may speak a newer shape; its event is lost here,
             // and the subscription's next database read makes up for it.
             Err(err) => {
-                tracing::warn!(routing_key = key, trace_id, error = %err, "undecodable live event")
+                tracing::warn!(routing_key = key, trace_id, error = %err, "undecodable live event");
             }
         }
     }))
