@@ -14,7 +14,7 @@ pub mod process;
 pub mod push;
 pub mod settings;
 pub mod simulator;
-pub mod trace;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod trace;
 pub mod worker;
