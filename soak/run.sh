@@ -15,11 +15,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 profile=release
+help=
 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) profile="$2"; shift 2 ;;
     --profile=*) profile="${1#--profile=}"; shift ;;
+    -h | --help) help=1; args+=("$1"); shift ;;
     *) args+=("$1"); shift ;;
   esac
 done
@@ -39,7 +41,7 @@ if ! cmp -s soak/requirements.txt "$venv/requirements.txt" 2>/dev/null; then
 fi
 
 bin_dir="target/$profile"
-if [ ! -x "$bin_dir/server" ] || [ ! -x "$bin_dir/sync" ]; then
+if [ -z "$help" ] && { [ ! -x "$bin_dir/server" ] || [ ! -x "$bin_dir/sync" ]; }; then
   if [ "$profile" = release ]; then
     cargo build --release -p server -p sync
   else

@@ -17,8 +17,8 @@ broker and the JWT keys and OTP pepper, the fetcher (`sync daemon`) and a consum
   over both replicas, each subscribed to `orderStatusChanged` of one of its customer's
   orders; each payment is watched by one of them, which must receive the PAID event. A
   subscriber on the replica that did not take the payment callback is a cross-replica
-  delivery, which needs the RabbitMQ event relay: counted, and an error only with
-  --require-cross-replica;
+  delivery, through the RabbitMQ event relay (a miss is an error unless
+  --no-require-cross-replica);
 - the simulated Mahak changes prices, stock and descriptions every --change-interval
   seconds while the fetcher pulls every --sync-interval seconds; once the load stops, the
   last price changes must show in the shop.
