@@ -16,10 +16,8 @@ mod shop;
 
 use std::time::Duration;
 
-use common::seed::{self, ProductSpec};
 use common::{TestDb, TestServer, QUIET_BACKGROUND};
 use gql_ws::Reply;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
@@ -76,38 +74,8 @@ async fn subscribers_on_one_replica_see_what_happens_on_another_and_in_the_worke
 
     // The customer signs in and buys through B.
     let customer = shop::sign_in(&b, &sms, "09121112233", None).await;
-    let mut spec = ProductSpec::new(7001, "Relayed item");
-    spec.variants = vec![(Some(1_000_000), 5.0)];
-    seed::product(&conn, &spec).await;
-    let variant = entity::variants::Entity::find()
-        .filter(entity::variants::Column::MahakId.eq(70010))
-        .one(&conn)
-        .await
-        .unwrap()
-        .expect("variant seeded")
-        .id;
-    let address = shop::add_home_address(&b, &customer).await;
-    let added = shop::gql(
-        &b,
-        "mutation($v: ID!) { addToCart(variantId: $v, quantity: 1) { itemCount } }",
-        json!({ "v": variant.to_string() }),
-        Some(&customer),
-        None,
-    )
-    .await;
-    assert!(added["errors"].is_null(), "{added}");
-    let placed = shop::gql(
-        &b,
-        "mutation($i: CheckoutInput!) { checkout(input: $i) { number } }",
-        json!({ "i": { "addressId": address } }),
-        Some(&customer),
-        None,
-    )
-    .await;
-    let number = placed["data"]["checkout"]["number"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{placed}"))
-        .to_string();
+    let variant = shop::seed_variant(&conn, 7001, 5.0).await;
+    let number = shop::buy(&b, &customer, variant, 1).await;
 
     // A's staff subscriber hears of the order B took.
     let heard = next_data(&mut console, "placed").await;

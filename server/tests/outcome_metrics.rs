@@ -14,7 +14,6 @@ mod zarinpal_sim;
 
 use std::time::Duration;
 
-use common::seed::{self, ProductSpec};
 use common::{TestDb, TestServer};
 use kavenegar_sim::Kavenegar;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
@@ -107,32 +106,9 @@ impl Shop {
     /// returns the customer's token and the order's number.
     async fn order(&self, phone: &str, mahak_id: i64) -> (String, String) {
         let token = shop::sign_in(&self.server, &self.sms, phone, None).await;
-        let mut spec = ProductSpec::new(mahak_id, &format!("Item {mahak_id}"));
-        spec.variants = vec![(Some(1_000_000), 10.0)];
-        seed::product(&self.conn, &spec).await;
-        let variant = entity::variants::Entity::find()
-            .filter(entity::variants::Column::MahakId.eq(mahak_id * 10))
-            .one(&self.conn)
-            .await
-            .unwrap()
-            .expect("variant seeded")
-            .id;
-        self.gql(
-            "mutation($v: ID!) { addToCart(variantId: $v, quantity: 1) { itemCount } }",
-            json!({ "v": variant.to_string() }),
-            &token,
-        )
-        .await;
-        let address = shop::add_home_address(&self.server, &token).await;
-        let body = self
-            .gql(
-                "mutation($i: CheckoutInput!) { checkout(input: $i) { number } }",
-                json!({ "i": { "addressId": address } }),
-                &token,
-            )
-            .await;
-        let number = body["data"]["checkout"]["number"].as_str().unwrap();
-        (token, number.to_string())
+        let variant = shop::seed_variant(&self.conn, mahak_id, 10.0).await;
+        let number = shop::buy(&self.server, &token, variant, 1).await;
+        (token, number)
     }
 
     /// Starts a payment; returns the URL the customer is sent to.

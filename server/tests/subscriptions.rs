@@ -9,11 +9,10 @@ mod shop;
 
 use std::time::Duration;
 
-use common::seed::{self, ProductSpec};
 use common::{error_codes, TestDb, TestServer};
 use futures::{SinkExt, StreamExt};
 use kavenegar_sim::Kavenegar;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::DatabaseConnection;
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -46,40 +45,11 @@ impl Shop {
         shop::sign_in(&self.server, &self.sms, national, None).await
     }
 
-    /// Seeds a product, fills the customer's cart and checks out; returns the order's number.
+    /// Seeds a product, puts two in the customer's cart and checks out; returns the order's
+    /// number.
     async fn place_order(&self, token: &str, mahak_id: i64) -> String {
-        let mut spec = ProductSpec::new(mahak_id, &format!("Item {mahak_id}"));
-        spec.variants = vec![(Some(1_000_000), 5.0)];
-        seed::product(&self.conn, &spec).await;
-        let variant = entity::variants::Entity::find()
-            .filter(entity::variants::Column::MahakId.eq(mahak_id * 10))
-            .one(&self.conn)
-            .await
-            .unwrap()
-            .expect("variant seeded")
-            .id;
-        let address = shop::add_home_address(&self.server, token).await;
-        let added = self
-            .gql(
-                "mutation($v: ID!) { addToCart(variantId: $v, quantity: 2) { itemCount } }",
-                json!({ "v": variant.to_string() }),
-                Some(token),
-            )
-            .await;
-        assert!(added["errors"].is_null(), "{added}");
-        let order = self
-            .gql(
-                "mutation($i: CheckoutInput!) { checkout(input: $i) { number status } }",
-                json!({ "i": { "addressId": address } }),
-                Some(token),
-            )
-            .await;
-        assert!(order["errors"].is_null(), "{order}");
-        assert_eq!(order["data"]["checkout"]["status"], "PENDING_PAYMENT");
-        order["data"]["checkout"]["number"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        let variant = shop::seed_variant(&self.conn, mahak_id, 5.0).await;
+        shop::buy(&self.server, token, variant, 2).await
     }
 
     async fn cancel(&self, token: &str, order: &str) -> Value {

@@ -122,3 +122,48 @@ pub async fn add_home_address(server: &TestServer, token: &str) -> String {
         .unwrap()
         .to_string()
 }
+
+/// Seeds product `mahak_id` with one variant (Mahak id `mahak_id * 10`, 1,000,000 rials,
+/// `stock` units) straight into the database; returns the variant's id.
+pub async fn seed_variant(conn: &sea_orm::DatabaseConnection, mahak_id: i64, stock: f64) -> i64 {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let mut spec = crate::common::seed::ProductSpec::new(mahak_id, &format!("Item {mahak_id}"));
+    spec.variants = vec![(Some(1_000_000), stock)];
+    crate::common::seed::product(conn, &spec).await;
+    entity::variants::Entity::find()
+        .filter(entity::variants::Column::MahakId.eq(mahak_id * 10))
+        .one(conn)
+        .await
+        .unwrap()
+        .expect("variant seeded")
+        .id
+}
+
+/// Puts `quantity` of `variant` in the signed-in customer's cart and checks out to a new home
+/// address; returns the order's number.
+pub async fn buy(server: &TestServer, token: &str, variant: i64, quantity: u32) -> String {
+    let added = gql(
+        server,
+        "mutation($v: ID!, $q: Int!) { addToCart(variantId: $v, quantity: $q) { itemCount } }",
+        json!({ "v": variant.to_string(), "q": quantity }),
+        Some(token),
+        None,
+    )
+    .await;
+    assert!(added["errors"].is_null(), "{added}");
+    let address = add_home_address(server, token).await;
+    let order = gql(
+        server,
+        "mutation($i: CheckoutInput!) { checkout(input: $i) { number status } }",
+        json!({ "i": { "addressId": address } }),
+        Some(token),
+        None,
+    )
+    .await;
+    assert!(order["errors"].is_null(), "{order}");
+    assert_eq!(order["data"]["checkout"]["status"], "PENDING_PAYMENT");
+    order["data"]["checkout"]["number"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
