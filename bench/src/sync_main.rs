@@ -50,6 +50,11 @@ struct Args {
     /// Mahak rows per product: 8,700 products are about 100,000 rows, 86,900 about 1,000,000.
     #[arg(long, value_delimiter = ',', default_values_t = [8_700, 86_900])]
     full_products: Vec<usize>,
+    /// Rows per `GetAllData` page of the full sync (`sync.page_size`), one run per size and
+    /// catalogue size (comma-separated). The worker's default is 500; its Mahak client makes
+    /// at most 10 requests a second.
+    #[arg(long, value_delimiter = ',', default_values_t = [500])]
+    page_sizes: Vec<u32>,
     /// `sync consume` processes of the full sync.
     #[arg(long, default_value_t = 1)]
     consumer_processes: usize,
@@ -112,11 +117,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let rustc_before = report::rustc_processes();
 
     let mut full = Vec::new();
-    for &products in &args.full_products {
+    let runs: Vec<(u32, usize)> = args
+        .page_sizes
+        .iter()
+        .flat_map(|&page| args.full_products.iter().map(move |&n| (page, n)))
+        .collect();
+    for (page_size, products) in runs {
         let result = full::run(
             &common,
             &full::FullOptions {
                 products,
+                page_size,
                 consumer_processes: args.consumer_processes,
                 consumers: args.consumers,
                 keep_databases: args.keep_databases,

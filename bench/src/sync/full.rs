@@ -17,6 +17,8 @@ use crate::setup::{count_rows, fresh_prefix, table_of, Common, MirrorWatch, Simu
 
 pub struct FullOptions {
     pub products: usize,
+    /// Rows per `GetAllData` page (`sync.page_size`; the worker's default is 500).
+    pub page_size: u32,
     /// `sync consume` processes.
     pub consumer_processes: usize,
     /// Consumer loops in each `sync consume` process (`--consumers`).
@@ -27,6 +29,9 @@ pub struct FullOptions {
 #[derive(Debug, Clone)]
 pub struct FullResult {
     pub products: usize,
+    pub page_size: u32,
+    /// `GetAllData` calls the simulator served to `sync run`.
+    pub mahak_requests: i64,
     pub rows: i64,
     /// Rows `sync run` fetched (page boundaries are fetched twice).
     pub fetched: i64,
@@ -63,8 +68,9 @@ impl FullResult {
 
 pub async fn run(common: &Common, options: &FullOptions) -> anyhow::Result<FullResult> {
     let n = options.products;
-    let database = format!("store_bench_sync_{n}");
-    eprintln!("full sync, {n} products: database {database}");
+    let page_size = options.page_size;
+    let database = format!("store_bench_sync_{n}_{page_size}");
+    eprintln!("full sync, {n} products, pages of {page_size}: database {database}");
     let url = common.fresh_database(&database).await?;
     let pool = PgPoolOptions::new()
         .max_connections(2)
@@ -72,19 +78,32 @@ pub async fn run(common: &Common, options: &FullOptions) -> anyhow::Result<FullR
         .await?;
     let prefix = fresh_prefix("full");
 
-    let simulator = Simulator::start(common, &format!("simulator-{n}"), n).await?;
+    let simulator = Simulator::start(
+        common,
+        &format!("simulator-{n}-{page_size}"),
+        n,
+        page_size.max(1000),
+    )
+    .await?;
     let rows = simulator.total_rows();
     eprintln!(
         "  simulator ready in {:.1} s with {rows} rows",
         simulator.ready_secs
     );
-    let env = common.env(&url, &prefix, &simulator.base_url());
+    let mut env = common.env(&url, &prefix, &simulator.base_url());
+    env.extend([
+        ("APP__SYNC__PAGE_SIZE".to_string(), page_size.to_string()),
+        (
+            "APP__SYNC__MAX_PAGE_SIZE".to_string(),
+            page_size.max(5000).to_string(),
+        ),
+    ]);
 
     let consumers = options.consumers.to_string();
     let mut consumer_procs = Vec::new();
     for i in 0..options.consumer_processes.max(1) {
         let mut proc = Proc::spawn(Spawn {
-            name: &format!("consume-{n}-{i}"),
+            name: &format!("consume-{n}-{page_size}-{i}"),
             program: &common.bins.sync,
             args: &["consume", "--consumers", &consumers],
             env: &env,
@@ -99,7 +118,7 @@ pub async fn run(common: &Common, options: &FullOptions) -> anyhow::Result<FullR
     // The measured window starts here.
     let started = Instant::now();
     let mut worker = Proc::spawn(Spawn {
-        name: &format!("run-{n}"),
+        name: &format!("run-{n}-{page_size}"),
         program: &common.bins.sync,
         args: &["run"],
         env: &env,
@@ -147,6 +166,7 @@ pub async fn run(common: &Common, options: &FullOptions) -> anyhow::Result<FullR
         "`sync run` fetched {fetched} rows, the simulator holds {rows}"
     );
     let worker_mib = worker.peak_mib();
+    let mahak_requests = simulator.get_all_data_requests().await?;
     while !watch.complete(Duration::from_secs(120)).await? {
         for proc in &mut consumer_procs {
             proc.check_running()?;
@@ -179,6 +199,8 @@ pub async fn run(common: &Common, options: &FullOptions) -> anyhow::Result<FullR
     }
     Ok(FullResult {
         products: n,
+        page_size,
+        mahak_requests,
         rows,
         fetched,
         mix: Entity::ALL

@@ -58,7 +58,8 @@ pub async fn run(
         .connect(&url)
         .await?;
     let prefix = fresh_prefix("incremental");
-    let simulator = Simulator::start(common, "simulator-incremental", options.products).await?;
+    let simulator =
+        Simulator::start(common, "simulator-incremental", options.products, 1000).await?;
     let mut env = common.env(&url, &prefix, &simulator.base_url());
     let server_env: Vec<(String, String)> = env
         .iter()

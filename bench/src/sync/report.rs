@@ -136,21 +136,24 @@ pub fn render(
         );
         let _ = writeln!(
             md,
-            "| products | Mahak rows | end to end | rows/s | `sync run` (fetch + publish) | sync_runs row | consume tail | COPY out | COPY in | COPY rows/s | sync / COPY (≥ 0.5) | worker peak RSS (≤ 200 MB) | consumer peak RSS | simulator peak RSS |"
+            "| products | page size | Mahak rows | end to end | rows/s | `sync run` (fetch + publish) | `GetAllData` calls (per s) | sync_runs row | consume tail | COPY out | COPY in | COPY rows/s | sync / COPY (≥ 0.5) | worker peak RSS (≤ 200 MB) | consumer peak RSS | simulator peak RSS |"
         );
         let _ = writeln!(
             md,
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for r in full {
             let _ = writeln!(
                 md,
-                "| {} | {} | {:.1} s | {:.0} | {:.1} s | {:.1} s | {:.1} s | {:.1} s | {:.1} s | {:.0} | {:.3} ({}) | {:.0} MiB ({}) | {:.0} MiB | {:.0} MiB |",
+                "| {} | {} | {} | {:.1} s | {:.0} | {:.1} s | {} ({:.1}) | {:.1} s | {:.1} s | {:.1} s | {:.1} s | {:.0} | {:.3} ({}) | {:.0} MiB ({}) | {:.0} MiB | {:.0} MiB |",
                 r.products,
+                r.page_size,
                 r.rows,
                 r.end_to_end_secs,
                 r.sync_rows_per_sec(),
                 r.run_secs,
+                r.mahak_requests,
+                r.mahak_requests as f64 / r.run_secs,
                 r.run_row_secs,
                 r.consume_tail_secs,
                 r.copy_out_secs,

@@ -86,9 +86,16 @@ pub struct Simulator {
 }
 
 impl Simulator {
-    pub async fn start(common: &Common, name: &str, products: usize) -> anyhow::Result<Simulator> {
+    /// `max_page_size`: the largest `pageSize` the simulator honours (`--max-page-size`).
+    pub async fn start(
+        common: &Common,
+        name: &str,
+        products: usize,
+        max_page_size: u32,
+    ) -> anyhow::Result<Simulator> {
         let port = free_port()?.to_string();
         let products = products.to_string();
+        let max_page_size = max_page_size.to_string();
         let started = std::time::Instant::now();
         let mut proc = Proc::spawn(Spawn {
             name,
@@ -101,6 +108,8 @@ impl Simulator {
                 &products,
                 "--seed",
                 "1",
+                "--max-page-size",
+                &max_page_size,
             ],
             env: &[],
             log_dir: &common.log_dir,
@@ -128,6 +137,18 @@ impl Simulator {
 
     pub fn total_rows(&self) -> i64 {
         self.counts.values().sum()
+    }
+
+    /// `GetAllData` calls served so far.
+    pub async fn get_all_data_requests(&self) -> anyhow::Result<i64> {
+        let body: Value = reqwest::get(format!("{}/control/stats", self.root))
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        body["get_all_data_requests"]
+            .as_i64()
+            .with_context(|| format!("stats: {body}"))
     }
 
     async fn read_counts(&self) -> anyhow::Result<BTreeMap<Entity, i64>> {
