@@ -299,15 +299,18 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     })
     .await?;
     let mut statements = Vec::new();
+    let mut response_bytes = Vec::new();
     for (n, (op, body)) in operations.iter().zip(&bodies).enumerate() {
-        let response: Value = client
+        let bytes = client
             .post(format!("{}/graphql", capture_server.base))
             .header("content-type", "application/json")
             .body(*body)
             .send()
             .await?
-            .json()
+            .bytes()
             .await?;
+        response_bytes.push(bytes.len());
+        let response: Value = serde_json::from_slice(&bytes)?;
         ensure!(response.get("errors").is_none(), "{}: {response}", op.name);
         (op.check)(&response, op.expected).with_context(|| format!("checking {}", op.name))?;
         let captured = server::capture(
@@ -348,7 +351,12 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     let duration = Duration::from_secs(args.duration_secs);
     let graphql_url: Arc<str> = format!("{}/graphql", server.base).into();
     let mut items = Vec::new();
-    for ((op, body), statements) in operations.iter().zip(bodies).zip(statements) {
+    for (((op, body), statements), response_bytes) in operations
+        .iter()
+        .zip(bodies)
+        .zip(statements)
+        .zip(response_bytes)
+    {
         println!("{}: API", op.name);
         let api = {
             let client = client.clone();
@@ -383,6 +391,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         items.push(report::Item {
             name: op.name,
             operation: op.query.clone(),
+            response_bytes,
             statements: Arc::try_unwrap(statements).unwrap_or_else(|s| (*s).clone()),
             api,
             direct,

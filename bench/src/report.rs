@@ -72,6 +72,8 @@ pub fn load_average() -> String {
 pub struct Item {
     pub name: &'static str,
     pub operation: String,
+    /// Size of one response body.
+    pub response_bytes: usize,
     pub statements: Vec<String>,
     pub api: Outcome,
     pub direct: Outcome,
@@ -224,8 +226,9 @@ pub fn render(context: &Context, items: &[Item]) -> String {
     for item in items {
         let _ = writeln!(
             out,
-            "### {}\n\nAPI operation (max {:.1} ms over {} requests):\n\n```graphql\n{}\n```\n",
+            "### {}\n\nAPI operation (response {} bytes; max {:.1} ms over {} requests):\n\n```graphql\n{}\n```\n",
             item.name,
+            item.response_bytes,
             item.api.max_ms(),
             item.api.ops,
             item.operation
