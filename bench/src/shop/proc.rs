@@ -43,6 +43,27 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
+/// User + system CPU time process `pid` has used (`self` for this one), from
+/// /proc/<pid>/stat; clock ticks are taken as `getconf CLK_TCK` says.
+pub fn cpu_time(pid: &str) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("reading /proc/{pid}/stat"))?;
+    // After the command name (which may hold spaces), in parentheses: state is field 3,
+    // utime field 14 and stime field 15.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("malformed stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11).context("no utime")?.parse::<u64>()?
+        + fields.get(12).context("no stime")?.parse::<u64>()?;
+    let output = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()?;
+    let per_second: u64 = String::from_utf8_lossy(&output.stdout).trim().parse()?;
+    Ok(Duration::from_millis(ticks * 1000 / per_second))
+}
+
 /// VmRSS of process `pid`, in kB.
 pub fn rss_kb(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))

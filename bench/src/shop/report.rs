@@ -175,24 +175,39 @@ pub fn markdown(
     );
     row(
         &mut out,
+        "subscriptions: CPU per event (a checkout and its delivery to every socket), server / bench",
+        format!(
+            "{:.0} / {:.0} ms",
+            s.server_cpu.as_secs_f64() * 1000.0 / s.events.max(1) as f64,
+            s.bench_cpu.as_secs_f64() * 1000.0 / s.events.max(1) as f64
+        ),
+        "",
+    );
+    row(
+        &mut out,
         "subscriptions: deliveries before the response (counted as 0 ms)",
         s.before_response.to_string(),
         "",
     );
     row(
         &mut out,
-        "subscriptions: server RSS before / with the idle sockets",
+        "subscriptions: server RSS before / sockets acknowledged / sockets subscribed, idle",
         format!(
-            "{:.1} / {:.1} MiB",
+            "{:.1} / {:.1} / {:.1} MiB",
             mib(s.rss_before_kb),
+            mib(s.rss_connected_kb),
             mib(s.rss_idle_kb)
         ),
         "",
     );
     row(
         &mut out,
-        "subscriptions: server memory per idle subscription",
-        format!("{:.1} KiB", s.kb_per_subscription()),
+        "subscriptions: server memory per idle subscription (of which the socket alone)",
+        format!(
+            "{:.1} KiB ({:.1} KiB)",
+            s.kb_per_subscription(),
+            s.kb_per_connection()
+        ),
         "",
     );
     row(

@@ -42,14 +42,27 @@ pub struct Outcome {
     /// includes the checkout itself).
     pub from_sent_p50_ms: f64,
     pub from_sent_p99_ms: f64,
+    /// CPU time over the timed events (each a checkout and its delivery to every socket):
+    /// the server's, and the bench's own (its socket readers and the checkout requests).
+    pub server_cpu: Duration,
+    pub bench_cpu: Duration,
     pub open_took: Duration,
     pub rss_before_kb: u64,
+    /// With every socket acknowledged, before any subscribes.
+    pub rss_connected_kb: u64,
+    /// With every socket subscribed, idle.
     pub rss_idle_kb: u64,
 }
 
 impl Outcome {
     pub fn kb_per_subscription(&self) -> f64 {
         (self.rss_idle_kb as f64 - self.rss_before_kb as f64) / self.sockets as f64
+    }
+
+    /// The part of [`Outcome::kb_per_subscription`] an acknowledged socket costs before it
+    /// subscribes.
+    pub fn kb_per_connection(&self) -> f64 {
+        (self.rss_connected_kb as f64 - self.rss_before_kb as f64) / self.sockets as f64
     }
 }
 
@@ -78,6 +91,10 @@ async fn open(url: &str, token: &str) -> anyhow::Result<Ws> {
         ack["type"] == "connection_ack",
         "expected connection_ack, got {ack}"
     );
+    Ok(ws)
+}
+
+async fn subscribe(mut ws: Ws) -> anyhow::Result<Ws> {
     let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": ORDER_PLACED } });
     ws.send(Message::Text(subscribe.to_string().into())).await?;
     Ok(ws)
@@ -210,9 +227,21 @@ pub async fn run(
         .collect()
         .await;
     let open_took = started.elapsed();
+    let opened = opened
+        .into_iter()
+        .collect::<anyhow::Result<Vec<Ws>>>()
+        .context("opening a subscription socket")?;
+    // Connected and acknowledged, nothing subscribed yet: what a socket alone costs.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rss_connected_kb = server.rss_kb()?;
+    let subscribed: Vec<anyhow::Result<Ws>> = futures::stream::iter(opened)
+        .map(subscribe)
+        .buffer_unordered(64)
+        .collect()
+        .await;
     let mut readers = Vec::new();
-    for ws in opened {
-        let ws = ws.context("opening a subscription socket")?;
+    for ws in subscribed {
+        let ws = ws.context("subscribing")?;
         readers.push(tokio::spawn(read(ws, reports_tx.clone(), stop.clone())));
     }
     drop(reports_tx);
@@ -230,6 +259,9 @@ pub async fn run(
 
     let mut latency = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
     let mut from_sent = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
+    let server_pid = server.pid()?.to_string();
+    let server_cpu_before = super::proc::cpu_time(&server_pid)?;
+    let bench_cpu_before = super::proc::cpu_time("self")?;
     let mut before_response = 0;
     for _ in 0..options.events {
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -242,6 +274,8 @@ pub async fn run(
             from_sent.record(at.saturating_duration_since(sent).as_micros().max(1) as u64)?;
         }
     }
+    let server_cpu = super::proc::cpu_time(&server_pid)? - server_cpu_before;
+    let bench_cpu = super::proc::cpu_time("self")? - bench_cpu_before;
     ensure!(
         early.is_empty(),
         "events for orders the bench did not place: {:?}",
@@ -263,8 +297,11 @@ pub async fn run(
         max_ms: latency.max() as f64 / 1000.0,
         from_sent_p50_ms: from_sent.value_at_quantile(0.5) as f64 / 1000.0,
         from_sent_p99_ms: from_sent.value_at_quantile(0.99) as f64 / 1000.0,
+        server_cpu,
+        bench_cpu,
         open_took,
         rss_before_kb,
+        rss_connected_kb,
         rss_idle_kb,
     })
 }
