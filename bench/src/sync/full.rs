@@ -46,6 +46,10 @@ pub struct FullResult {
     pub end_to_end_secs: f64,
     /// From `sync run`'s exit to the mirror holding every row (the consumers' tail).
     pub consume_tail_secs: f64,
+    /// CPU seconds over the measured window (sampled every 50 ms).
+    pub worker_cpu: f64,
+    pub consumer_cpu: f64,
+    pub simulator_cpu: f64,
     pub worker_mib: f64,
     pub consumer_mib: f64,
     pub simulator_mib: f64,
@@ -100,7 +104,7 @@ pub async fn run(common: &Common, options: &FullOptions) -> anyhow::Result<FullR
     ]);
 
     let consumers = options.consumers.to_string();
-    let mut consumer_procs = Vec::new();
+    let mut consumer_procs: Vec<Proc> = Vec::new();
     for i in 0..options.consumer_processes.max(1) {
         let mut proc = Proc::spawn(Spawn {
             name: &format!("consume-{n}-{page_size}-{i}"),
@@ -116,6 +120,8 @@ pub async fn run(common: &Common, options: &FullOptions) -> anyhow::Result<FullR
     }
 
     // The measured window starts here.
+    let cpu_before: Vec<f64> = consumer_procs.iter().map(Proc::cpu_secs).collect();
+    let simulator_cpu_before = simulator.proc.cpu_secs();
     let started = Instant::now();
     let mut worker = Proc::spawn(Spawn {
         name: &format!("run-{n}-{page_size}"),
@@ -174,6 +180,13 @@ pub async fn run(common: &Common, options: &FullOptions) -> anyhow::Result<FullR
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let end_to_end_secs = started.elapsed().as_secs_f64();
+    let consumer_cpu: f64 = consumer_procs
+        .iter()
+        .zip(&cpu_before)
+        .map(|(p, before)| p.cpu_secs() - before)
+        .sum();
+    let simulator_cpu = simulator.proc.cpu_secs() - simulator_cpu_before;
+    let worker_cpu = worker.cpu_secs();
     eprintln!("  mirror complete after {end_to_end_secs:.1} s");
 
     let run_row = sqlx::query(
@@ -212,6 +225,9 @@ pub async fn run(common: &Common, options: &FullOptions) -> anyhow::Result<FullR
         run_row_secs,
         end_to_end_secs,
         consume_tail_secs: end_to_end_secs - run_secs,
+        worker_cpu,
+        consumer_cpu,
+        simulator_cpu,
         worker_mib,
         consumer_mib,
         simulator_mib,

@@ -25,6 +25,8 @@ pub struct Proc {
     child: Child,
     pid: u32,
     peak_kb: Arc<AtomicU64>,
+    /// CPU time at the last sample, in clock ticks.
+    cpu_ticks: Arc<AtomicU64>,
     lines: Arc<Mutex<Vec<String>>>,
     pub log_path: PathBuf,
 }
@@ -44,6 +46,28 @@ pub fn vm_hwm_kb(pid: u32) -> Option<u64> {
         .lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// CPU time (user + system) of a live process, in clock ticks (None once it has exited).
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at state (field 3);
+    // utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux unless told otherwise).
+pub fn clock_ticks_per_sec() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
 }
 
 pub fn free_port() -> anyhow::Result<u16> {
@@ -81,10 +105,14 @@ impl Proc {
         tokio::spawn(keep_lines(stdout, lines.clone(), log.clone()));
         tokio::spawn(keep_lines(stderr, lines.clone(), log));
         let peak_kb = Arc::new(AtomicU64::new(0));
-        let sampled = peak_kb.clone();
+        let cpu = Arc::new(AtomicU64::new(0));
+        let (sampled, sampled_cpu) = (peak_kb.clone(), cpu.clone());
         tokio::spawn(async move {
             while let Some(kb) = vm_hwm_kb(pid) {
                 sampled.fetch_max(kb, Ordering::Relaxed);
+                if let Some(ticks) = cpu_ticks(pid) {
+                    sampled_cpu.fetch_max(ticks, Ordering::Relaxed);
+                }
                 tokio::time::sleep(SAMPLE_EVERY).await;
             }
         });
@@ -93,6 +121,7 @@ impl Proc {
             child,
             pid,
             peak_kb,
+            cpu_ticks: cpu,
             lines,
             log_path,
         })
@@ -104,6 +133,14 @@ impl Proc {
             self.peak_kb.fetch_max(kb, Ordering::Relaxed);
         }
         self.peak_kb.load(Ordering::Relaxed) as f64 / 1024.0
+    }
+
+    /// CPU seconds (user + system) used so far (to the last sample once it has exited).
+    pub fn cpu_secs(&self) -> f64 {
+        if let Some(ticks) = cpu_ticks(self.pid) {
+            self.cpu_ticks.fetch_max(ticks, Ordering::Relaxed);
+        }
+        self.cpu_ticks.load(Ordering::Relaxed) as f64 / clock_ticks_per_sec()
     }
 
     pub fn output(&self) -> Vec<String> {

@@ -175,7 +175,19 @@ pub fn render(
                 .collect();
             let _ = writeln!(
                 md,
-                "\nRow mix at {} products: {}; `sync run` fetched {} (rows on a page boundary \
+                "\nCPU seconds over the end-to-end window (wall time × CPUs is the machine's \
+                 budget; PostgreSQL, RabbitMQ and other work take the rest): {}.\n",
+                full.iter()
+                    .map(|r| format!(
+                        "{} products, page {}: {:.1} s wall, worker {:.1}, consumer {:.1}, simulator {:.1}",
+                        r.products, r.page_size, r.end_to_end_secs, r.worker_cpu, r.consumer_cpu, r.simulator_cpu
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            let _ = writeln!(
+                md,
+                "Row mix at {} products: {}; `sync run` fetched {} (rows on a page boundary \
                  are fetched twice: inclusive cursors). COPY moved {:.0} MiB (binary format) through a file \
                  in the page cache. End to end runs from the start of `sync run` to the poll \
                  (200 ms) that found every mirror table complete; the simulator generated its \
