@@ -315,3 +315,40 @@ async fn the_protocol_close_codes_are_graphql_ws() {
     let body = shop.gql("{ __typename }", json!({}), None).await;
     assert_eq!(body["data"]["__typename"], "ShopQuery");
 }
+
+#[tokio::test]
+async fn a_message_over_the_body_limit_ends_the_connection() {
+    let db = TestDb::postgres().await;
+    let (server, sms) = shop::start(&db, &[("APP__HTTP__BODY_LIMIT_BYTES", "4096")]).await;
+    let shop = Shop {
+        server,
+        sms,
+        conn: db.connect().await,
+    };
+    let mut ws = shop.connected(json!({})).await;
+    // Over `http.body_limit_bytes`, as a request body would be refused over HTTP.
+    let query = format!("subscription {{ __typename }} # {}", "x".repeat(8 * 1024));
+    send(
+        &mut ws,
+        json!({ "id": "big", "type": "subscribe", "payload": { "query": query } }),
+    )
+    .await;
+    let end = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => return other,
+            }
+        }
+    })
+    .await
+    .expect("the server ends the socket within 10 s");
+    match end {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1009),
+        other => panic!("expected close 1009 (Message Too Big), got {other:?}"),
+    }
+    // Under the limit, a new socket on the same server works.
+    let mut ws = shop.connected(json!({})).await;
+    send(&mut ws, json!({ "type": "ping" })).await;
+    assert_eq!(recv(&mut ws).await, json!({ "type": "pong" }));
+}

@@ -155,6 +155,7 @@ pub fn router(
                     })
                 },
                 shutdown: ws_shutdown.clone(),
+                max_message_bytes: settings.http.body_limit_bytes,
             })),
         )
         .route(
@@ -170,6 +171,7 @@ pub fn router(
                     })
                 },
                 shutdown: ws_shutdown,
+                max_message_bytes: settings.http.body_limit_bytes,
             })),
         )
         .merge(media_routes);

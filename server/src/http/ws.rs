@@ -14,6 +14,7 @@
 //! | 4408 | no `connection_init` within `graphql.ws_init_timeout_secs` |
 //! | 4409 | `subscribe` with the id of an operation still running |
 //! | 4429 | a second `connection_init` |
+//! | 1009 | a message over `http.body_limit_bytes` (read no further) |
 //! | 1001 | the server is shutting down (SIGTERM): frames already queued are sent first; clients reconnect, to another replica |
 //!
 //! After its close frame the server waits (briefly) for the client's, so the TCP connection
@@ -57,7 +58,15 @@ pub struct Socket<E> {
     pub accepts: Accepts,
     /// Tells the open sessions to close, and counts them.
     pub shutdown: Shutdown,
+    /// The largest message a client may send (`http.body_limit_bytes`, as over HTTP); a
+    /// larger one ends the connection before it is buffered whole.
+    pub max_message_bytes: usize,
 }
+
+/// Each socket's read buffer. tungstenite's default (128 KiB, allocated per connection) was
+/// most of an idle subscription's memory; client messages here are small, and a larger one
+/// is still read, in more steps.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
 
 /// See [`Socket::accepts`].
 pub type Accepts = Box<dyn Fn(&HeaderMap) -> bool + Send + Sync>;
@@ -143,11 +152,22 @@ pub async fn handle<E: Executor>(
     // this request, so no session can open unseen after shutdown started waiting for them.
     let guard = socket.shutdown.sessions.open();
     upgrade
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .max_message_size(socket.max_message_bytes)
+        .max_frame_size(socket.max_message_bytes)
         .protocols([PROTOCOL])
         .on_upgrade(move |ws| async move {
             Session::new(socket, context).run(ws).await;
             drop(guard);
         })
+}
+
+/// Whether a read failed because the client's message or frame was over the size limit.
+fn is_too_big(err: &axum::Error) -> bool {
+    matches!(
+        std::error::Error::source(err).and_then(|e| e.downcast_ref::<tungstenite::Error>()),
+        Some(tungstenite::Error::Capacity(_))
+    )
 }
 
 fn is_upgrade(headers: &HeaderMap) -> bool {
@@ -253,6 +273,9 @@ impl<E: Executor> Session<E> {
                             break Some(Close(4400, "Binary messages are not supported".into()));
                         }
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                        Some(Err(err)) if is_too_big(&err) => {
+                            break Some(Close(1009, "Message too big".into()));
+                        }
                         Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break None,
                     };
                     match self.receive(text.as_str()) {
