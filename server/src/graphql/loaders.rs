@@ -30,7 +30,9 @@ pub struct ImagesByProduct(pub DatabaseConnection);
 pub struct CategoryByMahakId(pub DatabaseConnection);
 
 impl Loader<i64> for VariantsByProduct {
-    type Value = Vec<VariantWithStock>;
+    /// Behind `Arc`s: every `load_one` hands out a copy of the cached value, which should
+    /// not copy each variant's and stock row's Mahak JSON again.
+    type Value = Vec<Arc<VariantWithStock>>;
     type Error = LoadError;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
@@ -46,9 +48,11 @@ impl Loader<i64> for VariantsByProduct {
             .map(|(product, rows)| {
                 let rows = rows
                     .into_iter()
-                    .map(|variant| VariantWithStock {
-                        stock: stock.remove(&variant.mahak_id).unwrap_or_default(),
-                        variant,
+                    .map(|variant| {
+                        Arc::new(VariantWithStock {
+                            stock: stock.remove(&variant.mahak_id).unwrap_or_default(),
+                            variant,
+                        })
                     })
                     .collect();
                 (product, rows)

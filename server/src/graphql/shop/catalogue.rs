@@ -6,6 +6,8 @@
 //! primary by a moment. What must be current (prices and stock at checkout, the cart) is read
 //! by the commerce modules from the primary.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use entity::{product_images, variant_stock};
 
@@ -81,7 +83,15 @@ impl CatalogueQuery {
                 .collect();
             loaders(ctx).prime(&products, *node).await?;
         }
-        Ok(ProductConnection { page, filter })
+        Ok(ProductConnection {
+            items: page
+                .items
+                .into_iter()
+                .map(|(cursor, product)| (cursor, Arc::new(product)))
+                .collect(),
+            has_next_page: page.has_next_page,
+            filter,
+        })
     }
 
     /// One published product, by `id` or by `slug` (exactly one of them).
@@ -105,7 +115,7 @@ impl CatalogueQuery {
                 ))
             }
         };
-        Ok(found.map(Product))
+        Ok(found.map(|product| Product(Arc::new(product))))
     }
 }
 
@@ -199,16 +209,18 @@ impl From<ProductSortInput> for ProductSort {
     }
 }
 
+/// A page of products. Each product sits behind an `Arc`: its edge shares it instead of
+/// copying the rows (with their Mahak JSON) once more per request.
 pub struct ProductConnection {
-    page: catalogue::ProductPage,
+    items: Vec<(Cursor, Arc<ListedProduct>)>,
+    has_next_page: bool,
     filter: ProductFilter,
 }
 
 #[Object]
 impl ProductConnection {
     async fn edges(&self) -> Vec<ProductEdge> {
-        self.page
-            .items
+        self.items
             .iter()
             .map(|(cursor, product)| ProductEdge {
                 cursor: cursor.encode(),
@@ -219,10 +231,10 @@ impl ProductConnection {
 
     async fn page_info(&self) -> PageInfo {
         PageInfo {
-            has_next_page: self.page.has_next_page,
+            has_next_page: self.has_next_page,
             has_previous_page: false,
-            start_cursor: self.page.items.first().map(|(c, _)| c.encode()),
-            end_cursor: self.page.items.last().map(|(c, _)| c.encode()),
+            start_cursor: self.items.first().map(|(c, _)| c.encode()),
+            end_cursor: self.items.last().map(|(c, _)| c.encode()),
         }
     }
 
@@ -260,7 +272,7 @@ pub struct PageInfo {
     end_cursor: Option<String>,
 }
 
-pub struct Product(ListedProduct);
+pub struct Product(Arc<ListedProduct>);
 
 fn loaders<'a>(ctx: &'a Context<'_>) -> &'a CatalogueLoaders {
     ctx.data_unchecked::<CatalogueLoaders>()
@@ -345,7 +357,8 @@ impl Product {
     }
 }
 
-pub struct Variant(VariantWithStock);
+/// Shared with the request's loader cache (see `graphql::loaders`), not copied out of it.
+pub struct Variant(Arc<VariantWithStock>);
 
 #[Object]
 impl Variant {
