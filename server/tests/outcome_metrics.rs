@@ -19,38 +19,6 @@ use kavenegar_sim::Kavenegar;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
 use serde_json::{json, Value};
 
-/// The sum of the samples of `name` whose labels include every pair of `labels` (a
-/// counter's value, or with a `_count` name a histogram's number of observations); 0 when
-/// no such series exists yet.
-async fn metric(server: &TestServer, name: &str, labels: &[(&str, &str)]) -> f64 {
-    let text = server
-        .client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| {
-            let (series, value) = line.rsplit_once(' ')?;
-            let (series_name, series_labels) = match series.split_once('{') {
-                Some((n, rest)) => (n, rest.trim_end_matches('}')),
-                None => (series, ""),
-            };
-            let wanted = series_name == name
-                && labels.iter().all(|(key, value)| {
-                    series_labels
-                        .split(',')
-                        .any(|pair| pair == format!("{key}=\"{value}\""))
-                });
-            wanted.then(|| value.parse::<f64>().ok()).flatten()
-        })
-        .sum()
-}
-
 /// Polls `metric` until it reaches `expected` (effects of the outbox land a moment after the
 /// request that queued them); returns the last value read, for the caller's assertion.
 async fn metric_reaches(
@@ -61,7 +29,7 @@ async fn metric_reaches(
 ) -> f64 {
     let mut value = 0.0;
     for _ in 0..300 {
-        value = metric(server, name, labels).await;
+        value = server.metric(name, labels).await;
         if value >= expected {
             break;
         }
@@ -190,18 +158,22 @@ async fn payment_outcomes_and_gateway_calls_are_counted() {
     let db = TestDb::postgres().await;
     let shop = start(&db, &[]).await;
     let sandbox = |outcome| [("gateway", "sandbox"), ("outcome", outcome)];
-    assert_eq!(metric(&shop.server, "payments_total", &[]).await, 0.0);
+    assert_eq!(shop.server.metric("payments_total", &[]).await, 0.0);
     let (token, number) = shop.order("09121117001", 9100).await;
 
     // Cancelled on the gateway's page.
     let page = shop.start_payment(&token, &number).await;
     assert_eq!(
-        metric(&shop.server, "payments_total", &sandbox("started")).await,
+        shop.server
+            .metric("payments_total", &sandbox("started"))
+            .await,
         1.0
     );
     shop.press(&page, "cancel").await;
     assert_eq!(
-        metric(&shop.server, "payments_total", &sandbox("cancelled")).await,
+        shop.server
+            .metric("payments_total", &sandbox("cancelled"))
+            .await,
         1.0
     );
 
@@ -209,7 +181,9 @@ async fn payment_outcomes_and_gateway_calls_are_counted() {
     let page = shop.start_payment(&token, &number).await;
     shop.callback(&authority_of(&page), "OK").await;
     assert_eq!(
-        metric(&shop.server, "payments_total", &sandbox("failed")).await,
+        shop.server
+            .metric("payments_total", &sandbox("failed"))
+            .await,
         1.0
     );
     let not_paid = [
@@ -218,12 +192,9 @@ async fn payment_outcomes_and_gateway_calls_are_counted() {
         ("outcome", "not_paid"),
     ];
     assert_eq!(
-        metric(
-            &shop.server,
-            "payment_gateway_call_seconds_count",
-            &not_paid
-        )
-        .await,
+        shop.server
+            .metric("payment_gateway_call_seconds_count", &not_paid)
+            .await,
         1.0
     );
 
@@ -235,30 +206,29 @@ async fn payment_outcomes_and_gateway_calls_are_counted() {
         ["FAILED", "FAILED", "PAID"]
     );
     assert_eq!(
-        metric(&shop.server, "payments_total", &sandbox("paid")).await,
+        shop.server.metric("payments_total", &sandbox("paid")).await,
         1.0
     );
     assert_eq!(
-        metric(&shop.server, "payments_total", &sandbox("started")).await,
+        shop.server
+            .metric("payments_total", &sandbox("started"))
+            .await,
         3.0
     );
     let call = |call, outcome| [("gateway", "sandbox"), ("call", call), ("outcome", outcome)];
     assert_eq!(
-        metric(
-            &shop.server,
-            "payment_gateway_call_seconds_count",
-            &call("request", "ok")
-        )
-        .await,
+        shop.server
+            .metric("payment_gateway_call_seconds_count", &call("request", "ok"))
+            .await,
         3.0
     );
     assert_eq!(
-        metric(
-            &shop.server,
-            "payment_gateway_call_seconds_count",
-            &call("verify", "paid")
-        )
-        .await,
+        shop.server
+            .metric(
+                "payment_gateway_call_seconds_count",
+                &call("verify", "paid")
+            )
+            .await,
         1.0
     );
 
@@ -280,21 +250,25 @@ async fn payment_outcomes_and_gateway_calls_are_counted() {
         1.0
     );
     assert_eq!(
-        metric(
-            &shop.server,
-            "payment_gateway_call_seconds_count",
-            &call("refund", "refunded")
-        )
-        .await,
+        shop.server
+            .metric(
+                "payment_gateway_call_seconds_count",
+                &call("refund", "refunded")
+            )
+            .await,
         1.0
     );
     // Every call had an answer; nothing was given up on or refunded by hand.
     assert_eq!(
-        metric(&shop.server, "payment_gateway_errors_total", &[]).await,
+        shop.server
+            .metric("payment_gateway_errors_total", &[])
+            .await,
         0.0
     );
     assert_eq!(
-        metric(&shop.server, "payments_total", &sandbox("refund_due")).await,
+        shop.server
+            .metric("payments_total", &sandbox("refund_due"))
+            .await,
         0.0
     );
 }
@@ -339,16 +313,18 @@ async fn a_gateway_that_does_not_answer_is_counted_as_an_error_not_a_failed_paym
         ("kind", "unavailable"),
     ];
     assert_eq!(
-        metric(&shop.server, "payment_gateway_errors_total", &unavailable).await,
+        shop.server
+            .metric("payment_gateway_errors_total", &unavailable)
+            .await,
         1.0
     );
     assert_eq!(
-        metric(
-            &shop.server,
-            "payments_total",
-            &[("gateway", "zarinpal"), ("outcome", "failed")]
-        )
-        .await,
+        shop.server
+            .metric(
+                "payments_total",
+                &[("gateway", "zarinpal"), ("outcome", "failed")]
+            )
+            .await,
         0.0
     );
 
@@ -363,25 +339,25 @@ async fn a_gateway_that_does_not_answer_is_counted_as_an_error_not_a_failed_paym
     assert!(response.status().is_success(), "{}", response.status());
     assert_eq!(shop.payment_statuses(&token, &number).await, ["PAID"]);
     assert_eq!(
-        metric(
-            &shop.server,
-            "payments_total",
-            &[("gateway", "zarinpal"), ("outcome", "paid")]
-        )
-        .await,
+        shop.server
+            .metric(
+                "payments_total",
+                &[("gateway", "zarinpal"), ("outcome", "paid")]
+            )
+            .await,
         1.0
     );
     assert_eq!(
-        metric(
-            &shop.server,
-            "payment_gateway_call_seconds_count",
-            &[
-                ("gateway", "zarinpal"),
-                ("call", "verify"),
-                ("outcome", "paid")
-            ]
-        )
-        .await,
+        shop.server
+            .metric(
+                "payment_gateway_call_seconds_count",
+                &[
+                    ("gateway", "zarinpal"),
+                    ("call", "verify"),
+                    ("outcome", "paid")
+                ]
+            )
+            .await,
         1.0
     );
 }
@@ -399,16 +375,15 @@ async fn sms_outcomes_are_counted_by_kind() {
     };
     let (_, number) = shop.order("09121117003", 9300).await;
     assert_eq!(
-        metric(&shop.server, "sms_sent_total", &sms("otp", "sent")).await,
+        shop.server
+            .metric("sms_sent_total", &sms("otp", "sent"))
+            .await,
         1.0
     );
     assert_eq!(
-        metric(
-            &shop.server,
-            "sms_provider_call_seconds_count",
-            &sms("otp", "sent")
-        )
-        .await,
+        shop.server
+            .metric("sms_provider_call_seconds_count", &sms("otp", "sent"))
+            .await,
         1.0
     );
 
@@ -445,25 +420,21 @@ async fn sms_outcomes_are_counted_by_kind() {
         1.0
     );
     assert_eq!(
-        metric(
-            &shop.server,
-            "sms_sent_total",
-            &sms("notification", "rejected")
-        )
-        .await,
+        shop.server
+            .metric("sms_sent_total", &sms("notification", "rejected"))
+            .await,
         1.0
     );
     assert_eq!(
-        metric(
-            &shop.server,
-            "sms_sent_total",
-            &sms("notification", "failed")
-        )
-        .await,
+        shop.server
+            .metric("sms_sent_total", &sms("notification", "failed"))
+            .await,
         1.0
     );
     assert_eq!(
-        metric(&shop.server, "sms_sent_total", &sms("otp", "sent")).await,
+        shop.server
+            .metric("sms_sent_total", &sms("otp", "sent"))
+            .await,
         1.0
     );
 }

@@ -143,6 +143,13 @@ impl TestServer {
 
     /// Current value of a Prometheus counter, summed over all its label sets.
     pub async fn metric_sum(&self, name: &str) -> f64 {
+        self.metric(name, &[]).await
+    }
+
+    /// The sum of the samples of `name` whose labels include every pair of `labels` (a
+    /// counter's value, or with a `_count` name a histogram's number of observations); 0 when
+    /// no such series exists yet.
+    pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         let text = self
             .client
             .get(self.url("/metrics"))
@@ -154,8 +161,20 @@ impl TestServer {
             .unwrap();
         text.lines()
             .filter(|line| !line.starts_with('#'))
-            .filter(|line| line.split(['{', ' ']).next() == Some(name))
-            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .filter_map(|line| {
+                let (series, value) = line.rsplit_once(' ')?;
+                let (series_name, series_labels) = match series.split_once('{') {
+                    Some((n, rest)) => (n, rest.trim_end_matches('}')),
+                    None => (series, ""),
+                };
+                let wanted = series_name == name
+                    && labels.iter().all(|(key, value)| {
+                        series_labels
+                            .split(',')
+                            .any(|pair| pair == format!("{key}=\"{value}\""))
+                    });
+                wanted.then(|| value.parse::<f64>().ok()).flatten()
+            })
             .sum()
     }
 
