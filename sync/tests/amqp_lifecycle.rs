@@ -195,16 +195,19 @@ async fn queued_batch_ids(config: &AmqpConfig) -> Vec<String> {
     panic!("the marker never came back");
 }
 
-#[tokio::test]
-async fn sigterm_mid_batch_finishes_and_acks_it_within_the_grace() {
-    let mut h = Harness::new(40).await;
-    let published = publish_everything(&h).await;
+/// Publishes everything, starts `sync consume` held `pause_ms` inside its first batch's
+/// transaction with a shutdown grace of `grace_secs`, sends SIGTERM once it is there and
+/// waits (60 s at most) for a clean exit; returns the number of batches published.
+async fn sigterm_mid_batch(h: &Harness, pause_ms: u64, grace_secs: u64) -> (u32, ConsumeProcess) {
+    let published = publish_everything(h).await;
+    let pause = format!("before_commit:{pause_ms}");
+    let grace = grace_secs.to_string();
     let mut consumer = ConsumeProcess::start(
-        &h,
+        h,
         AMQP_URL,
         &[
-            ("SYNC_PAUSE", "before_commit:1500"),
-            ("APP__SYNC__SHUTDOWN_GRACE_SECS", "60"),
+            ("SYNC_PAUSE", pause.as_str()),
+            ("APP__SYNC__SHUTDOWN_GRACE_SECS", grace.as_str()),
         ],
     );
     consumer
@@ -213,6 +216,13 @@ async fn sigterm_mid_batch_finishes_and_acks_it_within_the_grace() {
     consumer.sigterm();
     let status = consumer.exit_status(Duration::from_secs(60)).await;
     assert!(status.success(), "{status:?}");
+    (published, consumer)
+}
+
+#[tokio::test]
+async fn sigterm_mid_batch_finishes_and_acks_it_within_the_grace() {
+    let mut h = Harness::new(40).await;
+    let (published, consumer) = sigterm_mid_batch(&h, 1500, 60).await;
 
     // The batch in hand was committed, and no other batch was started after the signal.
     let inbox = query_i64(&h.db, "SELECT COUNT(*) FROM sync_inbox").await;
@@ -255,23 +265,9 @@ async fn sigterm_mid_batch_finishes_and_acks_it_within_the_grace() {
 #[tokio::test]
 async fn sigterm_mid_batch_past_the_grace_abandons_it_to_be_redelivered() {
     let mut h = Harness::new(40).await;
-    let published = publish_everything(&h).await;
-    let mut consumer = ConsumeProcess::start(
-        &h,
-        AMQP_URL,
-        &[
-            // Far longer than the grace and than the exit bound below: only abandoning the
-            // batch lets the process exit in time.
-            ("SYNC_PAUSE", "before_commit:120000"),
-            ("APP__SYNC__SHUTDOWN_GRACE_SECS", "1"),
-        ],
-    );
-    consumer
-        .wait_for_line("pause point `before_commit` reached")
-        .await;
-    consumer.sigterm();
-    let status = consumer.exit_status(Duration::from_secs(60)).await;
-    assert!(status.success(), "{status:?}");
+    // A pause far longer than the grace and than the exit bound: only abandoning the batch
+    // lets the process exit in time.
+    let (published, consumer) = sigterm_mid_batch(&h, 120_000, 1).await;
 
     // The batch was rolled back and handed back to the broker.
     let inbox = query_i64(&h.db, "SELECT COUNT(*) FROM sync_inbox").await;
