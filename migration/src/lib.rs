@@ -22,6 +22,7 @@ mod m20261127_000005_outbox_delivery;
 mod m20261127_000007_fulfilment;
 mod m20261127_000008_mahak_pictures;
 mod m20261128_000001_mahak_exchange;
+mod m20261129_000001_catalogue_notify;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000007_fulfilment::Migration),
             Box::new(m20261127_000008_mahak_pictures::Migration),
             Box::new(m20261128_000001_mahak_exchange::Migration),
+            Box::new(m20261129_000001_catalogue_notify::Migration),
         ]
     }
 }

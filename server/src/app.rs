@@ -67,6 +67,7 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
     let order_events = services.order_events.clone();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let ws_sessions = http::ws::Sessions::default();
+    let catalogue_cache = catalogue_cache(&settings, stopped.clone());
     let router = http::router(
         &settings,
         AppState {
@@ -75,6 +76,7 @@ pub async fn serve(mut settings: Settings) -> anyhow::Result<()> {
             metrics,
             payments: payments.clone(),
             storage,
+            catalogue_cache,
         },
         shop::build(services.clone(), &settings),
         admin::build(services, &settings),
@@ -388,4 +390,23 @@ async fn reconcile_mahak(
             Err(err) => tracing::warn!(error = ?err, "reconciliation with Mahak failed"),
         }
     }
+}
+
+/// The shop's anonymous catalogue cache, listening for changes on the primary; off on SQLite
+/// (no notifications) and when `graphql.catalogue_cache_ttl_secs` is 0.
+fn catalogue_cache(
+    settings: &Settings,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) -> Option<http::catalogue_cache::CatalogueCache> {
+    let url = settings.database.url.expose_secret();
+    let graphql = &settings.graphql;
+    if graphql.catalogue_cache_ttl_secs == 0 || !url.starts_with("postgres") {
+        return None;
+    }
+    let cache = http::catalogue_cache::CatalogueCache::new(
+        graphql.catalogue_cache_max_bytes,
+        Duration::from_secs(graphql.catalogue_cache_ttl_secs),
+    );
+    cache.listen(url.to_string(), stopped);
+    Some(cache)
 }

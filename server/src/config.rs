@@ -61,6 +61,18 @@ impl Settings {
         self.reconcile.validate()?;
         self.payment.validate()?;
         self.storage.validate()?;
+        // A signed image URL is valid for at least half its TTL after it was made; a cached
+        // answer must leave clients a good part of that.
+        if self.graphql.catalogue_cache_ttl_secs * 4 > self.storage.presign_ttl_secs {
+            return Err(ConfigError::invalid(
+                "graphql.catalogue_cache_ttl_secs",
+                format!(
+                    "must be at most a quarter of storage.presign_ttl_secs ({} s), so that the \
+                     signed image URLs of a cached answer stay valid",
+                    self.storage.presign_ttl_secs
+                ),
+            ));
+        }
         Ok(())
     }
 }
@@ -367,6 +379,13 @@ pub struct GraphqlSettings {
     /// manifest, or `{"<sha256 of the query>": "<query>"}`); others answer
     /// `OPERATION_NOT_ALLOWED`. Unset: any operation.
     pub safelist_file: Option<std::path::PathBuf>,
+    /// Longest time the shop keeps an anonymous catalogue answer, in seconds; `0` turns the
+    /// cache off. Changes drop the cache at once (PostgreSQL notifications, see
+    /// `crate::http::catalogue_cache`); this bounds what they cannot cover (a lagging read
+    /// replica, signed image URLs). Only on PostgreSQL.
+    pub catalogue_cache_ttl_secs: u64,
+    /// Most bytes of answers the catalogue cache holds per process.
+    pub catalogue_cache_max_bytes: u64,
 }
 
 impl Default for GraphqlSettings {
@@ -382,6 +401,8 @@ impl Default for GraphqlSettings {
             sync_status_poll_ms: 1000,
             persisted_query_cache_entries: 1000,
             safelist_file: None,
+            catalogue_cache_ttl_secs: 30,
+            catalogue_cache_max_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -410,6 +431,12 @@ impl GraphqlSettings {
             return Err(ConfigError::invalid(
                 "graphql.sync_status_poll_ms",
                 "must be at least 10",
+            ));
+        }
+        if self.catalogue_cache_ttl_secs > 0 && self.catalogue_cache_max_bytes < 1024 * 1024 {
+            return Err(ConfigError::invalid(
+                "graphql.catalogue_cache_max_bytes",
+                "must be at least 1048576 (1 MiB) while the cache is on",
             ));
         }
         if let Some(path) = &self.safelist_file {

@@ -43,6 +43,9 @@ pub struct Endpoint<E> {
     /// Automatic persisted queries and the operation safelist (the shop's); `None` runs
     /// requests as sent.
     pub persisted: Option<super::persisted::PersistedQueries>,
+    /// Anonymous catalogue answers kept between requests (the shop's, on PostgreSQL); `None`
+    /// runs every request.
+    pub catalogue_cache: Option<super::catalogue_cache::CatalogueCache>,
 }
 
 impl<E> Endpoint<E> {
@@ -368,23 +371,54 @@ pub async fn handle<E: Executor>(
             let label = operation_label(&request);
             tracing::Span::current().record("operation", label.as_str());
             let started = Instant::now();
-            let response = match resolved(&endpoint, &method, request) {
-                Ok(request) => {
-                    endpoint
-                        .executor
-                        .execute((endpoint.prepare)(request.data(context), &headers))
-                        .await
+            let request = match resolved(&endpoint, &method, request) {
+                Ok(request) => request,
+                Err(error) => {
+                    let response = Response::from_errors(vec![error]);
+                    record_metrics(endpoint.name, &label, outcome(&response), started);
+                    let status = match media {
+                        MediaType::GraphqlResponse => StatusCode::BAD_REQUEST,
+                        MediaType::Json => StatusCode::OK,
+                    };
+                    return answer(status, media, response_json(response).to_string());
                 }
-                Err(error) => Response::from_errors(vec![error]),
             };
-            let request_error = is_request_error(&response);
-            record_metrics(endpoint.name, &label, &response, started);
-            let status = if request_error && media == MediaType::GraphqlResponse {
-                StatusCode::BAD_REQUEST
-            } else {
-                StatusCode::OK
+            let cached = endpoint
+                .catalogue_cache
+                .as_ref()
+                .and_then(|cache| Some((cache, cache.key(&request, &headers)?)));
+            let execute = async {
+                let response = endpoint
+                    .executor
+                    .execute((endpoint.prepare)(request.data(context), &headers))
+                    .await;
+                let outcome = outcome(&response);
+                let status = if outcome == "request_error" && media == MediaType::GraphqlResponse {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::OK
+                };
+                (
+                    Bytes::from(response_json(response).to_string()),
+                    status,
+                    outcome,
+                )
             };
-            (response_json(response), status)
+            let (body, status, outcome) = match cached {
+                Some((cache, key)) => {
+                    let run = async {
+                        let (body, status, outcome) = execute.await;
+                        (body, (status, outcome), outcome == "ok")
+                    };
+                    // Only error-free answers are stored: one served from the cache is `ok`.
+                    let (body, ran) = cache.get_or_run(key, run).await;
+                    let (status, outcome) = ran.unwrap_or((StatusCode::OK, "ok"));
+                    (body, status, outcome)
+                }
+                None => execute.await,
+            };
+            record_metrics(endpoint.name, &label, outcome, started);
+            return answer(status, media, body);
         }
         BatchRequest::Batch(requests) => {
             let mut results = Vec::with_capacity(requests.len());
@@ -400,16 +434,24 @@ pub async fn handle<E: Executor>(
                     }
                     Err(error) => Response::from_errors(vec![error]),
                 };
-                record_metrics(endpoint.name, &label, &response, started);
+                record_metrics(endpoint.name, &label, outcome(&response), started);
                 results.push(response_json(response));
             }
             (Value::Array(results), StatusCode::OK)
         }
     };
+    answer(status, media, body.to_string())
+}
+
+fn answer(
+    status: StatusCode,
+    media: MediaType,
+    body: impl Into<axum::body::Body>,
+) -> axum::response::Response {
     (
         status,
         [(header::CONTENT_TYPE, media.content_type())],
-        body.to_string(),
+        body.into(),
     )
         .into_response()
 }
@@ -484,14 +526,18 @@ fn parse_post_body(
     }
 }
 
-fn record_metrics(schema: &'static str, operation: &str, response: &Response, started: Instant) {
-    let outcome = if response.errors.is_empty() {
+/// `graphql_responses_total`'s outcome of an execution.
+fn outcome(response: &Response) -> &'static str {
+    if response.errors.is_empty() {
         "ok"
     } else if is_request_error(response) {
         "request_error"
     } else {
         "error"
-    };
+    }
+}
+
+fn record_metrics(schema: &'static str, operation: &str, outcome: &'static str, started: Instant) {
     let labels = [
         ("schema", schema.to_string()),
         ("operation", operation.to_string()),

@@ -2,6 +2,7 @@
 //! request passes through (request id, tracing span, timeout, body limit, security headers;
 //! CORS on the GraphQL endpoints and `/media` when origins are configured).
 
+pub mod catalogue_cache;
 pub mod graphql;
 mod limits;
 mod payments;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub payments: Arc<crate::commerce::payments::Payments>,
     /// Object storage; the local-disk store's `/media` routes are served from here.
     pub storage: crate::storage::Storage,
+    /// The shop's anonymous catalogue answers (see [`catalogue_cache`]); `None`: not cached.
+    pub catalogue_cache: Option<catalogue_cache::CatalogueCache>,
 }
 
 /// `ws_shutdown` tells the GraphQL WebSocket sessions of both endpoints when to close, and
@@ -82,6 +85,7 @@ pub fn router(
         persisted: Some(persisted::PersistedQueries::from_settings(
             &settings.graphql,
         )),
+        catalogue_cache: state.catalogue_cache.clone(),
     });
     let admin = Arc::new(graphql::Endpoint {
         executor: admin,
@@ -93,6 +97,7 @@ pub fn router(
             crate::auth::JwtKeys::admin_from_settings(&settings.jwt),
         )),
         persisted: None,
+        catalogue_cache: None,
     });
 
     let layers = ServiceBuilder::new()

@@ -63,6 +63,9 @@ impl TestServer {
             .env("APP__LOG__LEVEL", "info")
             // Tests seed their own catalogue; the one that wants the embedded sync turns it on.
             .env("APP__SYNC__EMBEDDED", "false")
+            // A test that changes the catalogue and reads it again must not race the cache's
+            // notification; `catalogue_cache.rs` turns the cache on.
+            .env("APP__GRAPHQL__CATALOGUE_CACHE_TTL_SECS", "0")
             .stdout(if capture {
                 Stdio::piped()
             } else {
