@@ -249,6 +249,12 @@ pub struct MahakSettings {
     pub username: String,
     pub password: SecretString,
     pub database_id: i32,
+    /// Client-side limit of requests per second to Mahak, averaged (a token bucket); `0`
+    /// means no client-side limit. Mahak documents no rate limit; the default stays polite.
+    pub requests_per_sec: f64,
+    /// Requests that may go at once before `requests_per_sec` paces them. The default lets an
+    /// idle sync run (about one call per entity) through without waiting.
+    pub request_burst: u32,
 }
 
 impl Default for MahakSettings {
@@ -258,6 +264,8 @@ impl Default for MahakSettings {
             username: "demo".into(),
             password: SecretString::from("demo"),
             database_id: 1,
+            requests_per_sec: 20.0,
+            request_burst: 40,
         }
     }
 }
@@ -271,6 +279,18 @@ impl MahakSettings {
                     "must be an http:// or https:// URL",
                 ));
             }
+        }
+        if !(self.requests_per_sec.is_finite() && self.requests_per_sec >= 0.0) {
+            return Err(ConfigError::invalid(
+                "mahak.requests_per_sec",
+                "must be a finite number of requests per second, at least 0 (0 = no limit)",
+            ));
+        }
+        if self.request_burst == 0 {
+            return Err(ConfigError::invalid(
+                "mahak.request_burst",
+                "must be at least 1",
+            ));
         }
         Ok(())
     }
@@ -300,4 +320,52 @@ impl Default for LogSettings {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Root {
+        mahak: MahakSettings,
+    }
+
+    fn mahak(toml: &str) -> Result<MahakSettings, ConfigError> {
+        let root: Root = Figment::new()
+            .merge(Toml::string(toml))
+            .extract()
+            .map_err(|e| ConfigError::Load(Box::new(e)))?;
+        root.mahak.validate()?;
+        Ok(root.mahak)
+    }
+
+    #[test]
+    fn mahak_request_rate_defaults_and_parses() {
+        let m = mahak("[mahak]\nusername = \"u\"").unwrap();
+        assert!((m.requests_per_sec - 20.0).abs() < f64::EPSILON);
+        assert_eq!(m.request_burst, 40);
+        let m = mahak("[mahak]\nrequests_per_sec = 2.5\nrequest_burst = 3").unwrap();
+        assert!((m.requests_per_sec - 2.5).abs() < f64::EPSILON);
+        assert_eq!(m.request_burst, 3);
+        // An integer is a rate too; 0 turns the client-side limit off.
+        let m = mahak("[mahak]\nrequests_per_sec = 0").unwrap();
+        assert!(m.requests_per_sec.abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn an_invalid_mahak_request_rate_is_refused_naming_the_key() {
+        for value in ["-1", "-0.5", "nan", "inf", "\"fast\""] {
+            let err = mahak(&format!("[mahak]\nrequests_per_sec = {value}"))
+                .expect_err(value)
+                .to_string();
+            assert!(err.contains("mahak.requests_per_sec"), "{value}: {err}");
+        }
+        for value in ["0", "-1"] {
+            let err = mahak(&format!("[mahak]\nrequest_burst = {value}"))
+                .expect_err(value)
+                .to_string();
+            assert!(err.contains("mahak.request_burst"), "{value}: {err}");
+        }
+    }
 }

@@ -60,7 +60,7 @@ fn options(page_size: u32, max_page_size: u32) -> PagingOptions {
     PagingOptions {
         page_size,
         max_page_size,
-        order_types: None,
+        ..PagingOptions::default()
     }
 }
 

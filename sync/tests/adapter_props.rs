@@ -193,9 +193,10 @@ fn walk(
     server: &mut Server,
     page: u32,
     max: u32,
+    probe_min_rows: u32,
     edits: &[i64],
 ) -> (BTreeMap<i64, i64>, Option<WalkError>) {
-    let mut walk = CursorWalk::new(0, page, max);
+    let mut walk = CursorWalk::new(0, page, max, probe_min_rows);
     let mut seen = BTreeMap::new();
     let mut calls = 0usize;
     let bound = 20 * (server.rows.len() + edits.len()) + 100;
@@ -235,16 +236,18 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(500))]
 
     /// An honest server: every row seen at its RowVersion, unless a group is larger than the
-    /// largest page, which is then reported, never looped on.
+    /// largest page, which is then reported, never looped on. Whether the walk probes for a
+    /// server cap (`probe_min_rows`) changes nothing here.
     #[test]
     fn paging_sees_every_row_or_reports_stuck(
         (groups, gaps) in layout(),
         page in 1u32..40,
         extra in 0u32..200,
+        probe_min_rows in 0u32..40,
     ) {
         let max = page + extra;
         let mut server = Server::layout(&groups, &gaps, u32::MAX);
-        let (seen, error) = walk(&mut server, page, max, &[]);
+        let (seen, error) = walk(&mut server, page, max, probe_min_rows, &[]);
         match error {
             None => prop_assert_eq!(&seen, &server.rows),
             Some(WalkError::Stuck { row_version, page_size }) => {
@@ -264,29 +267,50 @@ proptest! {
         (groups, gaps) in layout(),
         page in 1u32..40,
         edits in prop::collection::vec(any::<i64>(), 0..20),
+        probe_min_rows in 0u32..40,
     ) {
         let mut server = Server::layout(&groups, &gaps, u32::MAX);
         let max = u32::try_from(server.rows.len()).unwrap_or(u32::MAX) + 1;
-        let (seen, error) = walk(&mut server, page, max.max(page), &edits);
+        let (seen, error) = walk(&mut server, page, max.max(page), probe_min_rows, &edits);
         prop_assert_eq!(error, None);
         prop_assert_eq!(&seen, &server.rows);
     }
 
     /// A server that silently caps pages below what the walk asks: either everything is seen,
-    /// or the cap is reported. The one blind spot (documented): when nothing is newer than
-    /// the last RowVersion group and that group is larger than the cap.
+    /// or the cap is reported. The blind spots (documented): a cap below `probe_min_rows`
+    /// (the walk then stops at a RowVersion group at least as large as the cap), and, with any
+    /// cap, nothing newer than the last RowVersion group while that group is larger than the
+    /// cap.
     #[test]
     fn a_capping_server_never_loses_rows_silently(
         (groups, gaps) in layout(),
         page in 2u32..40,
         cap_fraction in 0.1f64..1.0,
         extra in 0u32..200,
+        probe_min_rows in 0u32..40,
     ) {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let cap = ((f64::from(page) * cap_fraction) as u32).max(1);
         let mut server = Server::layout(&groups, &gaps, cap);
-        let (seen, error) = walk(&mut server, page, page + extra, &[]);
+        let (seen, error) = walk(&mut server, page, page + extra, probe_min_rows, &[]);
         match error {
+            None if seen != server.rows && cap < probe_min_rows => {
+                // Not probed: the walk stopped on `cap` rows that all shared its cursor's
+                // RowVersion, taking them for the end. Everything missing lies at or past
+                // such a group.
+                let first_missing = server
+                    .rows
+                    .iter()
+                    .filter(|(id, rv)| seen.get(id) != Some(rv))
+                    .map(|(_, rv)| *rv)
+                    .min()
+                    .expect("rows are missing");
+                let stopped_at_a_capped_group = server
+                    .rows
+                    .values()
+                    .any(|rv| *rv <= first_missing && server.group_size(*rv) >= cap as usize);
+                prop_assert!(stopped_at_a_capped_group, "rows lost below the probe threshold");
+            }
             None => {
                 if seen != server.rows {
                     prop_assert!(server.last_group_size() > cap as usize, "rows lost silently");
@@ -344,7 +368,7 @@ proptest! {
                 MahakClientConfig::new(sim.base_url(), "demo", SecretString::from("demo"), 1);
             config.rate_limit = None;
             let client = MahakClient::new(config).expect("client");
-            let options = PagingOptions { page_size: page, max_page_size: 1000, order_types: None };
+            let options = PagingOptions { page_size: page, max_page_size: 1000, ..PagingOptions::default() };
             let mut latest: BTreeMap<i64, (i64, bool)> = BTreeMap::new();
             let mut stream = pin!(pages(client, entity, 0, &options));
             while let Some(item) = stream.next().await {

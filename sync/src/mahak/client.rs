@@ -108,13 +108,18 @@ impl MahakClientConfig {
 
     /// From the `mahak.*` settings; `base_url` is the configured one or, when that is unset,
     /// the in-process simulator's.
+    /// `mahak.requests_per_sec` and `mahak.request_burst` set the rate limit (`0` requests
+    /// per second: none).
     pub fn from_settings(settings: &MahakSettings, base_url: impl Into<String>) -> Self {
-        Self::new(
+        let mut config = Self::new(
             settings.base_url.clone().unwrap_or_else(|| base_url.into()),
             settings.username.clone(),
             settings.password.clone(),
             settings.database_id,
-        )
+        );
+        config.rate_limit =
+            RateLimit::from_settings(settings.requests_per_sec, settings.request_burst);
+        config
     }
 }
 
@@ -667,5 +672,47 @@ fn snippet(bytes: &[u8]) -> String {
         format!("{}…", text.chars().take(MAX).collect::<String>())
     } else {
         text.into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_limit_comes_from_the_settings() {
+        let settings = MahakSettings::default();
+        let config = MahakClientConfig::from_settings(&settings, "http://127.0.0.1:1/");
+        assert_eq!(
+            config.rate_limit,
+            Some(RateLimit {
+                per_second: 20.0,
+                burst: 40
+            })
+        );
+        assert_eq!(config.rate_limit, Some(RateLimit::default()));
+        let config = MahakClientConfig::from_settings(
+            &MahakSettings {
+                requests_per_sec: 2.5,
+                request_burst: 3,
+                ..MahakSettings::default()
+            },
+            "http://127.0.0.1:1/",
+        );
+        assert_eq!(
+            config.rate_limit,
+            Some(RateLimit {
+                per_second: 2.5,
+                burst: 3
+            })
+        );
+        let config = MahakClientConfig::from_settings(
+            &MahakSettings {
+                requests_per_sec: 0.0,
+                ..MahakSettings::default()
+            },
+            "http://127.0.0.1:1/",
+        );
+        assert_eq!(config.rate_limit, None, "0 = no client-side limit");
     }
 }

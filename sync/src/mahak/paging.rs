@@ -11,10 +11,16 @@
 //!   (doubling, up to `max_page_size`) until the answer reaches past the group, and fails with
 //!   [`PagingError::Stuck`] when even the largest page cannot.
 //! - **A server that caps `pageSize` silently** (`pageSize` is undocumented). An answer with
-//!   fewer rows than asked normally means "that is all", and ends the walk. Before ending,
-//!   the walk probes `cursor + 1` once: rows there that the cursor's answer did not bring mean
-//!   the server cut the page, and the walk fails with [`PagingError::ServerCap`] instead of
-//!   silently stopping short (and stopping there again on every later run).
+//!   fewer rows than asked normally means "that is all", and ends the walk. A capped server
+//!   answers the same way while rows are still missing only when its answer holds exactly
+//!   its cap of rows, all at the cursor's RowVersion. So when that closing answer holds at
+//!   least [`PagingOptions::probe_min_rows`] rows, the walk probes `cursor + 1` once before
+//!   ending: rows there that the cursor's answer did not bring mean the server cut the page,
+//!   and the walk fails with [`PagingError::ServerCap`] instead of silently stopping short
+//!   (and stopping there again on every later run). A smaller closing answer (the usual one:
+//!   an idle run gets back just the row at its inclusive cursor) is taken as the end without
+//!   a probe, so an idle walk costs one call; a server capping pages below `probe_min_rows`
+//!   rows goes undetected.
 //!
 //! The cursor logic is a pure state machine, [`CursorWalk`], so it can be tested against any
 //! RowVersion layout without HTTP; [`pages`] drives it with a [`MahakClient`] as a `Stream`.
@@ -41,7 +47,18 @@ pub struct PagingOptions {
     pub max_page_size: u32,
     /// `orderTypes` for the `Order` entity (e.g. `[201, 202]`); ignored for the others.
     pub order_types: Option<Vec<i32>>,
+    /// The fewest rows a closing answer (not full, nothing newer than the cursor) must hold
+    /// for the walk to probe `cursor + 1` for a silent server cap before ending. A capped
+    /// server's closing answer holds exactly its cap of rows; caps below 20 rows are not
+    /// plausible (a server would not page that finely), so the default is 20 and such caps go
+    /// undetected. Without the threshold every walk would end with a probe, doubling the calls
+    /// of an idle run (whose closing answer is the one row at its inclusive cursor). `0` or
+    /// `1`: probe after every non-empty closing answer.
+    pub probe_min_rows: u32,
 }
+
+/// The default of [`PagingOptions::probe_min_rows`].
+pub const PROBE_MIN_ROWS: u32 = 20;
 
 impl Default for PagingOptions {
     fn default() -> Self {
@@ -49,6 +66,7 @@ impl Default for PagingOptions {
             page_size: 500,
             max_page_size: 8000,
             order_types: None,
+            probe_min_rows: PROBE_MIN_ROWS,
         }
     }
 }
@@ -160,30 +178,37 @@ enum Phase {
 /// The cursor state machine: [`CursorWalk::next_fetch`] says what to ask, and
 /// [`CursorWalk::on_answer`] takes how many rows came back and their highest RowVersion.
 ///
-/// The walk ends after an answer that brings nothing newer than the cursor and is not full,
-/// followed by one probe at `cursor + 1` that comes back empty. The probe costs one small
-/// call per walk and catches a server that caps `pageSize` below what was asked: such a server
-/// answers "not full" while newer rows exist. When the probe finds rows, the cursor is asked
-/// once more; if that answer still brings nothing newer, the cap is reported
-/// ([`WalkError::ServerCap`]). Not detectable: a capped server whose *last* RowVersion group is
-/// larger than its cap; keep `page_size` within what the server honours.
+/// The walk ends after an answer that brings nothing newer than the cursor and is not full.
+/// When that answer holds at least `probe_min_rows` rows, one probe at `cursor + 1` follows
+/// and the walk ends only if it comes back with nothing newer. The probe catches a server
+/// that caps `pageSize` below what was asked: such a server answers "not full" with exactly
+/// its cap of rows, all at the cursor, while newer rows exist. When the probe finds rows, the
+/// cursor is asked once more; if that answer still brings nothing newer, the cap is reported
+/// ([`WalkError::ServerCap`]). A smaller closing answer ends the walk at once: an idle walk
+/// (the cursor at the newest row) is one call. Not detectable: a server capping below
+/// `probe_min_rows`, and a capped server whose *last* RowVersion group is larger than its cap;
+/// keep `page_size` within what the server honours.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CursorWalk {
     cursor: i64,
     base: u32,
     max: u32,
     size: u32,
+    probe_min_rows: u32,
     phase: Phase,
 }
 
 impl CursorWalk {
-    pub fn new(start_cursor: i64, page_size: u32, max_page_size: u32) -> Self {
+    /// A walk from `start_cursor` (inclusive); `probe_min_rows` is
+    /// [`PagingOptions::probe_min_rows`].
+    pub fn new(start_cursor: i64, page_size: u32, max_page_size: u32, probe_min_rows: u32) -> Self {
         let base = page_size.max(1);
         Self {
             cursor: start_cursor,
             base,
             max: max_page_size.max(base),
             size: base,
+            probe_min_rows,
             phase: Phase::Normal { recheck: false },
         }
     }
@@ -285,10 +310,15 @@ impl CursorWalk {
             });
         }
         // Not full: all the rows at the cursor, and nothing newer. Hand them on (some may be
-        // new: a previous page may have ended inside their group), then probe.
-        self.phase = Phase::Probe {
-            requested: self.size,
-            returned: rows,
+        // new: a previous page may have ended inside their group). Too few of them to be a
+        // plausible server cap: that is the end. Else probe for a cap.
+        self.phase = if rows < self.probe_min_rows {
+            Phase::Done
+        } else {
+            Phase::Probe {
+                requested: self.size,
+                returned: rows,
+            }
         };
         Ok(Verdict::Yield { from, next: from })
     }
@@ -389,7 +419,12 @@ pub fn pages(
     let walker = Walker {
         client,
         entity,
-        walk: CursorWalk::new(start_cursor, options.page_size, options.max_page_size),
+        walk: CursorWalk::new(
+            start_cursor,
+            options.page_size,
+            options.max_page_size,
+            options.probe_min_rows,
+        ),
         order_types: options.order_types.clone(),
     };
     futures::stream::unfold(walker, |mut walker| async move {
@@ -411,8 +446,16 @@ mod tests {
             .collect()
     }
 
-    fn run(rvs: &[i64], page: u32, max: u32, cap: u32) -> (Vec<Verdict>, Option<WalkError>, usize) {
-        let mut walk = CursorWalk::new(0, page, max);
+    /// Walks `rvs` from `start` with the default probe threshold; returns the verdicts, the
+    /// error and the calls made.
+    fn walk_from(
+        rvs: &[i64],
+        start: i64,
+        page: u32,
+        max: u32,
+        cap: u32,
+    ) -> (Vec<Verdict>, Option<WalkError>, usize) {
+        let mut walk = CursorWalk::new(start, page, max, PROBE_MIN_ROWS);
         let mut verdicts = Vec::new();
         let mut calls = 0;
         while let Some(fetch) = walk.next_fetch() {
@@ -427,6 +470,10 @@ mod tests {
         (verdicts, None, calls)
     }
 
+    fn run(rvs: &[i64], page: u32, max: u32, cap: u32) -> (Vec<Verdict>, Option<WalkError>, usize) {
+        walk_from(rvs, 0, page, max, cap)
+    }
+
     #[test]
     fn simple_walk_ends_on_nothing_newer() {
         let rvs: Vec<i64> = (1..=25).collect();
@@ -439,10 +486,40 @@ mod tests {
                 Verdict::Yield { from: 10, next: 19 },
                 Verdict::Yield { from: 19, next: 25 },
                 Verdict::Yield { from: 25, next: 25 },
-                Verdict::Skip,
             ]
         );
-        assert_eq!(calls, 5, "four pages and the closing probe");
+        assert_eq!(
+            calls, 4,
+            "four pages; the last holds one row, too few to be a server cap: no probe"
+        );
+    }
+
+    #[test]
+    fn an_idle_walk_is_one_call() {
+        // The cursor is at the newest row (where the last run checkpointed): the answer is
+        // that one row, and the walk ends there.
+        let rvs: Vec<i64> = (1..=25).collect();
+        let (v, e, calls) = walk_from(&rvs, 25, 500, 8000, 8000);
+        assert_eq!(e, None);
+        assert_eq!(v, vec![Verdict::Yield { from: 25, next: 25 }]);
+        assert_eq!(calls, 1);
+        // A few rows sharing the newest RowVersion: still one call.
+        let mut rvs: Vec<i64> = (1..=25).collect();
+        rvs.extend([26; 5]);
+        let (_, e, calls) = walk_from(&rvs, 26, 500, 8000, 8000);
+        assert_eq!((e, calls), (None, 1));
+    }
+
+    #[test]
+    fn a_large_closing_answer_is_probed_once() {
+        // The newest RowVersion is shared by 30 rows: a closing answer that large could be
+        // a server's cap, so the walk asks `cursor + 1` once before ending.
+        let mut rvs: Vec<i64> = (1..=5).collect();
+        rvs.extend([6; 30]);
+        let (v, e, calls) = walk_from(&rvs, 6, 500, 8000, 8000);
+        assert_eq!(e, None);
+        assert_eq!(v, vec![Verdict::Yield { from: 6, next: 6 }, Verdict::Skip]);
+        assert_eq!(calls, 2, "the closing answer and the probe");
     }
 
     #[test]
@@ -490,6 +567,48 @@ mod tests {
                 row_version: 5,
                 requested: 100,
                 returned: 20
+            })
+        );
+        // A larger cap, the group further along.
+        let mut rvs: Vec<i64> = (1..=10).collect();
+        rvs.extend([11; 120]);
+        rvs.extend([12, 13]);
+        let (_, e, _) = run(&rvs, 500, 8000, 100);
+        assert_eq!(
+            e,
+            Some(WalkError::ServerCap {
+                row_version: 11,
+                requested: 500,
+                returned: 100
+            })
+        );
+    }
+
+    #[test]
+    fn a_server_cap_below_the_probe_threshold_goes_undetected() {
+        // The documented limit: a cap of 10 rows (< PROBE_MIN_ROWS) cut inside a group of 50
+        // looks like the end, and the walk stops short of the newer row without an error.
+        let mut rvs = vec![5; 50];
+        rvs.push(6);
+        let (v, e, calls) = walk_from(&rvs, 5, 100, 1000, 10);
+        assert_eq!(e, None);
+        assert_eq!(v, vec![Verdict::Yield { from: 5, next: 5 }]);
+        assert_eq!(calls, 1);
+        // With the threshold at the cap, the same server is caught.
+        let mut walk = CursorWalk::new(5, 100, 1000, 10);
+        let mut error = None;
+        while let Some(fetch) = walk.next_fetch() {
+            let rows = serve(&rvs, fetch, 10);
+            if let Err(e) = walk.on_answer(rows.len(), rows.iter().copied().max()) {
+                error = Some(e);
+            }
+        }
+        assert_eq!(
+            error,
+            Some(WalkError::ServerCap {
+                row_version: 5,
+                requested: 100,
+                returned: 10
             })
         );
     }

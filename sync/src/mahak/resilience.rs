@@ -259,6 +259,10 @@ fn set_gauge(state: BreakerState) {
 
 /// Client-side rate limit: at most `per_second` requests per second on average, with bursts
 /// of up to `burst`.
+///
+/// The default is the default of the `mahak.requests_per_sec` / `mahak.request_burst`
+/// settings: 20/s sustained stays polite to a service that documents no limit, and a burst of
+/// 40 lets an idle sync run (one `GetAllData` per entity, 18 entities) go without waiting.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateLimit {
     pub per_second: f64,
@@ -268,9 +272,20 @@ pub struct RateLimit {
 impl Default for RateLimit {
     fn default() -> Self {
         Self {
-            per_second: 10.0,
-            burst: 10,
+            per_second: 20.0,
+            burst: 40,
         }
+    }
+}
+
+impl RateLimit {
+    /// The limit the `mahak.*` settings ask for: `None` when `requests_per_sec` is `0` (no
+    /// client-side limit).
+    pub fn from_settings(requests_per_sec: f64, burst: u32) -> Option<Self> {
+        (requests_per_sec > 0.0).then_some(Self {
+            per_second: requests_per_sec,
+            burst: burst.max(1),
+        })
     }
 }
 
