@@ -54,6 +54,9 @@ struct Args {
     /// Seconds of load before measuring, per item and side.
     #[arg(long, default_value_t = 5)]
     warmup_secs: u64,
+    /// Measured seconds per item with the catalogue cache on (after 2 s of warm-up).
+    #[arg(long, default_value_t = 10)]
+    cached_secs: u64,
     /// Connections of the server's pool (`database.max_connections`) and of the direct pool.
     #[arg(long, default_value_t = 16)]
     pool: u32,
@@ -296,6 +299,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         log_path: work_dir.join("server-capture.log"),
         pool: args.pool,
         log_statements: true,
+        catalogue_cache: false,
     })
     .await?;
     let mut statements = Vec::new();
@@ -344,6 +348,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         log_path: work_dir.join("server.log"),
         pool: args.pool,
         log_statements: false,
+        catalogue_cache: false,
     })
     .await?;
     let meter = cpu::Meter::new(server.pid(), &args.database);
@@ -388,16 +393,56 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             })
             .await?
         };
-        items.push(report::Item {
+        items.push((op, body, response_bytes, statements, api, direct));
+    }
+    server.stop().await?;
+
+    // The same API with the catalogue cache on, as the server runs by default.
+    let server = server::Server::start(server::ServerOptions {
+        bin: &server_bin,
+        database_url: &url,
+        work_dir: &work_dir,
+        log_path: work_dir.join("server-cached.log"),
+        pool: args.pool,
+        log_statements: false,
+        catalogue_cache: true,
+    })
+    .await?;
+    server.wait_catalogue_cache().await?;
+    let meter = cpu::Meter::new(server.pid(), &args.database);
+    let graphql_url: Arc<str> = format!("{}/graphql", server.base).into();
+    let mut measured = Vec::new();
+    for (op, body, response_bytes, statements, api, direct) in items {
+        println!("{}: API with the catalogue cache", op.name);
+        let cached = {
+            let client = client.clone();
+            let url = graphql_url.clone();
+            let duration = Duration::from_secs(args.cached_secs);
+            load::run(
+                args.clients,
+                Duration::from_secs(2),
+                duration,
+                &meter,
+                move || {
+                    let client = client.clone();
+                    let url = url.clone();
+                    async move { api_request(&client, &url, body).await }
+                },
+            )
+            .await?
+        };
+        measured.push(report::Item {
             name: op.name,
             operation: op.query.clone(),
             response_bytes,
             statements: Arc::try_unwrap(statements).unwrap_or_else(|s| (*s).clone()),
             api,
             direct,
+            cached,
         });
     }
     server.stop().await?;
+    let items = measured;
     pool.close().await;
 
     let context = report::Context {
@@ -406,6 +451,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         clients: args.clients,
         warmup_secs: args.warmup_secs,
         duration_secs: args.duration_secs,
+        cached_secs: args.cached_secs,
         pool: args.pool,
         catalogue,
         load_before,
@@ -419,5 +465,5 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     println!("written to {}", args.out.display());
     Ok(items
         .iter()
-        .all(|item| item.api.errors == 0 && item.direct.errors == 0))
+        .all(|item| item.api.errors + item.direct.errors + item.cached.errors == 0))
 }

@@ -22,6 +22,8 @@ pub struct ServerOptions<'a> {
     pub pool: u32,
     /// JSON log with every statement SeaORM sends (costly: only for the capture run).
     pub log_statements: bool,
+    /// Keep the shop's anonymous catalogue cache on (its default); off, every request runs.
+    pub catalogue_cache: bool,
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -47,6 +49,10 @@ impl Server {
             .env("APP__STORAGE__MAHAK_IMPORT_INTERVAL_SECS", "0")
             .env("APP__RECONCILE__INTERVAL_SECS", "0")
             .env("APP__STORAGE__LOCAL_DIR", options.work_dir.join("media"))
+            .env(
+                "APP__GRAPHQL__CATALOGUE_CACHE_TTL_SECS",
+                if options.catalogue_cache { "30" } else { "0" },
+            )
             .env_remove("APP_CONFIG")
             .current_dir(options.work_dir)
             .stdout(Stdio::null())
@@ -96,6 +102,32 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Waits until the catalogue cache's listener is connected (`catalogue_cache_listening`
+    /// is 1): before that the cache serves nothing.
+    pub async fn wait_catalogue_cache(&self) -> anyhow::Result<()> {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let metrics = client
+                .get(format!("{}/metrics", self.base))
+                .send()
+                .await?
+                .text()
+                .await?;
+            if metrics
+                .lines()
+                .any(|line| line.trim() == "catalogue_cache_listening 1")
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!(
+            "the catalogue cache did not start listening within 30 s; see {}",
+            self.log_path.display()
+        )
     }
 
     pub fn pid(&self) -> Option<u32> {

@@ -52,7 +52,7 @@ struct Args {
     full_products: Vec<usize>,
     /// Rows per `GetAllData` page of the full sync (`sync.page_size`), one run per size and
     /// catalogue size (comma-separated). The worker's default is 500; its Mahak client makes
-    /// at most 10 requests a second.
+    /// at most `mahak.requests_per_sec` requests a second (default 20, bursts of 40).
     #[arg(long, value_delimiter = ',', default_values_t = [500])]
     page_sizes: Vec<u32>,
     /// `sync consume` processes of the full sync.
