@@ -30,7 +30,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::parser::types::{DocumentOperations, OperationType, Selection};
+use async_graphql::parser::types::{DocumentOperations, OperationType, Selection, SelectionSet};
+use async_graphql::Positioned;
 use async_graphql::Request;
 use axum::body::Bytes;
 use axum::http::{header, HeaderMap};
@@ -218,14 +219,10 @@ fn reads_only_catalogue(request: &Request) -> bool {
     if operation.node.ty != OperationType::Query {
         return false;
     }
-    let mut pending: Vec<&Selection> = operation
-        .node
-        .selection_set
-        .node
-        .items
-        .iter()
-        .map(|item| &item.node)
-        .collect();
+    fn items(set: &Positioned<SelectionSet>) -> impl Iterator<Item = &Selection> {
+        set.node.items.iter().map(|item| &item.node)
+    }
+    let mut pending: Vec<&Selection> = items(&operation.node.selection_set).collect();
     // Fragments can spread each other; a bound keeps a cyclic (invalid) document finite.
     let mut budget = 256;
     while let Some(selection) = pending.pop() {
@@ -239,26 +236,12 @@ fn reads_only_catalogue(request: &Request) -> bool {
                     return false;
                 }
             }
-            Selection::InlineFragment(fragment) => pending.extend(
-                fragment
-                    .node
-                    .selection_set
-                    .node
-                    .items
-                    .iter()
-                    .map(|item| &item.node),
-            ),
+            Selection::InlineFragment(fragment) => {
+                pending.extend(items(&fragment.node.selection_set));
+            }
             Selection::FragmentSpread(spread) => {
                 match document.fragments.get(&spread.node.fragment_name.node) {
-                    Some(fragment) => pending.extend(
-                        fragment
-                            .node
-                            .selection_set
-                            .node
-                            .items
-                            .iter()
-                            .map(|item| &item.node),
-                    ),
+                    Some(fragment) => pending.extend(items(&fragment.node.selection_set)),
                     None => return false,
                 }
             }
