@@ -451,11 +451,11 @@ async fn execute<E: Executor>(
                 .into_iter()
                 .map(graphql::error_json)
                 .collect();
-            json!({ "id": id, "type": "error", "payload": errors })
+            json!({ "id": id, "type": "error", "payload": errors }).to_string()
         } else {
-            json!({ "id": id, "type": "next", "payload": graphql::response_json(response) })
+            next_frame(&id, graphql::response_json(response))
         };
-        if outgoing.send(Outgoing::Frame(frame.to_string())).is_err() || errored {
+        if outgoing.send(Outgoing::Frame(frame)).is_err() || errored {
             break;
         }
     }
@@ -465,4 +465,22 @@ async fn execute<E: Executor>(
         ));
     }
     let _ = outgoing.send(Outgoing::Finished(id, run));
+}
+
+/// A `next` message, serialized without building a `serde_json::Value` of the payload: one
+/// event is one of these per subscriber.
+fn next_frame(id: &str, payload: graphql::ResponseBody) -> String {
+    #[derive(serde::Serialize)]
+    struct Next<'a> {
+        id: &'a str,
+        #[serde(rename = "type")]
+        kind: &'static str,
+        payload: graphql::ResponseBody,
+    }
+    serde_json::to_string(&Next {
+        id,
+        kind: "next",
+        payload,
+    })
+    .unwrap_or_default()
 }
