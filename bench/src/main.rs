@@ -214,6 +214,17 @@ async fn main() -> ExitCode {
     }
 }
 
+/// The server processes of one run.
+#[derive(Clone, Copy)]
+enum ServerMode {
+    /// Logs every statement, to capture each operation's SQL.
+    Capture,
+    /// Catalogue cache off: every request runs.
+    Uncached,
+    /// Catalogue cache on, as the server runs by default.
+    Cached,
+}
+
 /// Runs the bench; `Ok(false)` when any request or statement failed.
 async fn run(args: Args) -> anyhow::Result<bool> {
     let server_bin = match args.server_bin.clone() {
@@ -289,19 +300,28 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         })
         .collect();
 
+    // The three server processes differ only in what they log and whether they cache.
+    let start_server = |mode: ServerMode| {
+        let (log, log_statements, catalogue_cache) = match mode {
+            ServerMode::Capture => ("server-capture.log", true, false),
+            ServerMode::Uncached => ("server.log", false, false),
+            ServerMode::Cached => ("server-cached.log", false, true),
+        };
+        server::Server::start(server::ServerOptions {
+            bin: &server_bin,
+            database_url: &url,
+            work_dir: &work_dir,
+            log_path: work_dir.join(log),
+            pool: args.pool,
+            log_statements,
+            catalogue_cache,
+        })
+    };
+
     // Capture: the server logs every statement; each operation is checked in full, then sent
     // once more under a known request id to collect the statements it issues.
     println!("capturing the statements of each operation");
-    let capture_server = server::Server::start(server::ServerOptions {
-        bin: &server_bin,
-        database_url: &url,
-        work_dir: &work_dir,
-        log_path: work_dir.join("server-capture.log"),
-        pool: args.pool,
-        log_statements: true,
-        catalogue_cache: false,
-    })
-    .await?;
+    let capture_server = start_server(ServerMode::Capture).await?;
     let mut statements = Vec::new();
     let mut response_bytes = Vec::new();
     for (n, (op, body)) in operations.iter().zip(&bodies).enumerate() {
@@ -341,16 +361,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     }
     capture_server.stop().await?;
 
-    let server = server::Server::start(server::ServerOptions {
-        bin: &server_bin,
-        database_url: &url,
-        work_dir: &work_dir,
-        log_path: work_dir.join("server.log"),
-        pool: args.pool,
-        log_statements: false,
-        catalogue_cache: false,
-    })
-    .await?;
+    let server = start_server(ServerMode::Uncached).await?;
     let meter = cpu::Meter::new(server.pid(), &args.database);
     let warmup = Duration::from_secs(args.warmup_secs);
     let duration = Duration::from_secs(args.duration_secs);
@@ -398,16 +409,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     server.stop().await?;
 
     // The same API with the catalogue cache on, as the server runs by default.
-    let server = server::Server::start(server::ServerOptions {
-        bin: &server_bin,
-        database_url: &url,
-        work_dir: &work_dir,
-        log_path: work_dir.join("server-cached.log"),
-        pool: args.pool,
-        log_statements: false,
-        catalogue_cache: true,
-    })
-    .await?;
+    let server = start_server(ServerMode::Cached).await?;
     server.wait_catalogue_cache().await?;
     let meter = cpu::Meter::new(server.pid(), &args.database);
     let graphql_url: Arc<str> = format!("{}/graphql", server.base).into();

@@ -398,11 +398,11 @@ fn catalogue_cache(
     settings: &Settings,
     stopped: tokio::sync::watch::Receiver<bool>,
 ) -> Option<http::catalogue_cache::CatalogueCache> {
-    let url = settings.database.url.expose_secret();
     let graphql = &settings.graphql;
-    if graphql.catalogue_cache_ttl_secs == 0 || !url.starts_with("postgres") {
+    if graphql.catalogue_cache_ttl_secs == 0 || settings.database.is_sqlite() {
         return None;
     }
+    let url = settings.database.url.expose_secret();
     let cache = http::catalogue_cache::CatalogueCache::new(
         graphql.catalogue_cache_max_bytes,
         Duration::from_secs(graphql.catalogue_cache_ttl_secs),

@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::parser::types::{DocumentOperations, OperationType, Selection, SelectionSet};
+use async_graphql::parser::types::{OperationType, Selection, SelectionSet};
 use async_graphql::Positioned;
 use async_graphql::Request;
 use axum::body::Bytes;
@@ -202,19 +202,10 @@ fn reads_only_catalogue(request: &Request) -> bool {
     let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
         return false;
     };
-    let operation = match (&document.operations, &request.operation_name) {
-        (DocumentOperations::Single(op), None) => op,
-        (DocumentOperations::Single(_), Some(_)) => return false,
-        (DocumentOperations::Multiple(ops), Some(name)) => match ops.get(name.as_str()) {
-            Some(op) => op,
-            None => return false,
-        },
-        // One named operation runs without `operationName` too.
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => match ops.values().next() {
-            Some(op) => op,
-            None => return false,
-        },
-        (DocumentOperations::Multiple(_), None) => return false,
+    let Some(operation) =
+        super::graphql::selected_operation(&document, request.operation_name.as_deref())
+    else {
+        return false;
     };
     if operation.node.ty != OperationType::Query {
         return false;

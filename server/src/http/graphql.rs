@@ -11,8 +11,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_graphql::parser::types::{DocumentOperations, OperationType};
-use async_graphql::{BatchRequest, Executor, Request, Response, ServerError, Variables};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationDefinition, OperationType,
+};
+use async_graphql::{
+    BatchRequest, Executor, Positioned, Request, Response, ServerError, Variables,
+};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -208,23 +212,38 @@ fn parse_get_params(params: Vec<(String, String)>) -> Result<Request, String> {
     parse_params(Value::Object(map))
 }
 
+/// The operation of `document` that `operation_name` selects: the named one, or the only
+/// one when no name is given. `None` when that is ambiguous or names nothing.
+pub(super) fn selected_operation<'a>(
+    document: &'a ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<&'a Positioned<OperationDefinition>> {
+    match (&document.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
 /// True when the operation the request selects is a mutation or subscription; those are not
 /// allowed over GET. An unparsable document is left to execution, which reports it.
 fn is_non_query_operation(request: &Request) -> bool {
     let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
         return false;
     };
-    let ty = match (&document.operations, &request.operation_name) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => {
-            ops.get(name.as_str()).map(|op| op.node.ty)
-        }
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-            ops.values().next().map(|op| op.node.ty)
-        }
-        _ => None,
-    };
-    ty.is_some_and(|ty| ty != OperationType::Query)
+    selected_operation(&document, request.operation_name.as_deref())
+        .is_some_and(|op| op.node.ty != OperationType::Query)
+}
+
+/// The status of an answer with outcome `outcome` (see [`outcome`]): a request error is 400
+/// under `application/graphql-response+json`; everything else is 200.
+fn status_of(outcome: &str, media: MediaType) -> StatusCode {
+    if outcome == "request_error" && media == MediaType::GraphqlResponse {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    }
 }
 
 /// An error raised before execution began (syntax, validation, variable coercion): the
@@ -333,10 +352,7 @@ pub async fn handle<E: Executor>(
     let batch = if method == Method::GET {
         match parse_get_params(query).map(|request| endpoint.resolve(request)) {
             Ok(Err(error)) => {
-                let status = match media {
-                    MediaType::GraphqlResponse => StatusCode::BAD_REQUEST,
-                    MediaType::Json => StatusCode::OK,
-                };
+                let status = status_of("request_error", media);
                 let body = response_json(Response::from_errors(vec![error])).to_bytes();
                 return answer(status, media, body);
             }
@@ -368,11 +384,9 @@ pub async fn handle<E: Executor>(
                 Ok(request) => request,
                 Err(error) => {
                     let response = Response::from_errors(vec![error]);
-                    record_metrics(endpoint.name, &label, outcome(&response), started);
-                    let status = match media {
-                        MediaType::GraphqlResponse => StatusCode::BAD_REQUEST,
-                        MediaType::Json => StatusCode::OK,
-                    };
+                    let outcome = outcome(&response);
+                    record_metrics(endpoint.name, &label, outcome, started);
+                    let status = status_of(outcome, media);
                     return answer(status, media, response_json(response).to_bytes());
                 }
             };
@@ -386,11 +400,7 @@ pub async fn handle<E: Executor>(
                     .execute((endpoint.prepare)(request.data(context), &headers))
                     .await;
                 let outcome = outcome(&response);
-                let status = if outcome == "request_error" && media == MediaType::GraphqlResponse {
-                    StatusCode::BAD_REQUEST
-                } else {
-                    StatusCode::OK
-                };
+                let status = status_of(outcome, media);
                 (response_json(response).to_bytes(), status, outcome)
             };
             let (body, status, outcome) = match cached {
