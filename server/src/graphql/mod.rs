@@ -13,7 +13,6 @@ use async_graphql::{ObjectType, SchemaBuilder, SubscriptionType};
 use sea_orm::DatabaseConnection;
 
 use crate::config::Settings;
-use crate::http::QueryLimits;
 
 pub use admin::AdminSchema;
 pub use shop::ShopSchema;
@@ -70,9 +69,10 @@ impl Services {
     }
 }
 
-/// Depth, complexity, alias and introspection limits, the same on every schema. With
-/// introspection off (the production profile) field suggestions ("Did you mean ...?") are off
-/// too: they would spell out the schema that introspection hides.
+/// Depth, complexity and introspection limits, the same on every schema (aliases are limited
+/// per request: [`crate::http::QueryLimits`]). With introspection off (the production
+/// profile) field suggestions ("Did you mean ...?") are off too: they would spell out the
+/// schema that introspection hides.
 fn with_limits<Q, M, S>(
     builder: SchemaBuilder<Q, M, S>,
     settings: &Settings,
@@ -87,10 +87,7 @@ where
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(64)
-        .limit_directives(16)
-        .extension(QueryLimits {
-            max_aliases: limits.max_aliases,
-        });
+        .limit_directives(16);
     if limits.introspection {
         builder
     } else {

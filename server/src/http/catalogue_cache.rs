@@ -131,7 +131,7 @@ impl CatalogueCache {
 
     /// The cache key of `request`, or `None` when its answer may not be cached or the cache
     /// is not serving (listener down).
-    pub fn key(&self, request: &Request, headers: &HeaderMap) -> Option<[u8; 32]> {
+    pub fn key(&self, request: &mut Request, headers: &HeaderMap) -> Option<[u8; 32]> {
         if !self.freshness.listening.load(Ordering::Acquire)
             || headers.contains_key(header::AUTHORIZATION)
             || headers.contains_key(crate::graphql::shop::CartToken::HEADER)
@@ -198,12 +198,12 @@ impl CatalogueCache {
 /// True when the operation `request` selects is a query whose root selections are all
 /// catalogue fields (fragments at the root are looked into). Anything unusual, an
 /// unparsable document included, is not cached; execution reports what is wrong with it.
-fn reads_only_catalogue(request: &Request) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+fn reads_only_catalogue(request: &mut Request) -> bool {
+    let operation_name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
         return false;
     };
-    let Some(operation) =
-        super::graphql::selected_operation(&document, request.operation_name.as_deref())
+    let Some(operation) = super::graphql::selected_operation(document, operation_name.as_deref())
     else {
         return false;
     };
@@ -250,7 +250,7 @@ mod tests {
         if let Some(name) = operation {
             request = request.operation_name(name);
         }
-        reads_only_catalogue(&request)
+        reads_only_catalogue(&mut request)
     }
 
     #[test]

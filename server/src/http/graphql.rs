@@ -50,21 +50,26 @@ pub struct Endpoint<E> {
     /// Anonymous catalogue answers kept between requests (the shop's, on PostgreSQL); `None`
     /// runs every request.
     pub catalogue_cache: Option<super::catalogue_cache::CatalogueCache>,
+    /// Checked on every request before it runs (aliases, NUL characters).
+    pub limits: super::QueryLimits,
 }
 
 impl<E> Endpoint<E> {
-    /// The request to execute: see [`super::persisted::PersistedQueries::resolve`].
+    /// The request to execute (see [`super::persisted::PersistedQueries::resolve`]), once it
+    /// passes [`super::QueryLimits::check`]; it then holds its parsed document.
     pub(super) fn resolve(&self, request: Request) -> Result<Request, ServerError> {
-        match &self.persisted {
-            Some(persisted) => persisted.resolve(request),
+        let mut request = match &self.persisted {
+            Some(persisted) => persisted.resolve(request)?,
             // Apollo clients stop sending hashes on this answer.
             None if request.query.is_empty()
                 && request.extensions.contains_key("persistedQuery") =>
             {
-                Err(super::persisted::not_supported())
+                return Err(super::persisted::not_supported());
             }
-            None => Ok(request),
-        }
+            None => request,
+        };
+        self.limits.check(&mut request)?;
+        Ok(request)
     }
 }
 
@@ -228,11 +233,12 @@ pub(super) fn selected_operation<'a>(
 
 /// True when the operation the request selects is a mutation or subscription; those are not
 /// allowed over GET. An unparsable document is left to execution, which reports it.
-fn is_non_query_operation(request: &Request) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+fn is_non_query_operation(request: &mut Request) -> bool {
+    let operation_name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
         return false;
     };
-    selected_operation(&document, request.operation_name.as_deref())
+    selected_operation(document, operation_name.as_deref())
         .is_some_and(|op| op.node.ty != OperationType::Query)
 }
 
@@ -350,23 +356,24 @@ pub async fn handle<E: Executor>(
     };
 
     let batch = if method == Method::GET {
-        match parse_get_params(query).map(|request| endpoint.resolve(request)) {
+        let mut request = match parse_get_params(query).map(|request| endpoint.resolve(request)) {
+            Ok(Ok(request)) => request,
             Ok(Err(error)) => {
                 let status = status_of("request_error", media);
                 let body = response_json(Response::from_errors(vec![error])).to_bytes();
                 return answer(status, media, body);
             }
-            Ok(Ok(request)) if is_non_query_operation(&request) => {
-                return (
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    [(header::ALLOW, "POST")],
-                    "mutations and subscriptions must be sent with POST",
-                )
-                    .into_response();
-            }
-            Ok(Ok(request)) => BatchRequest::Single(request),
             Err(message) => return reject(StatusCode::BAD_REQUEST, media, &message),
+        };
+        if is_non_query_operation(&mut request) {
+            return (
+                StatusCode::METHOD_NOT_ALLOWED,
+                [(header::ALLOW, "POST")],
+                "mutations and subscriptions must be sent with POST",
+            )
+                .into_response();
         }
+        BatchRequest::Single(request)
     } else {
         match parse_post_body(&headers, &body, endpoint.max_batch) {
             Ok(batch) => batch,
@@ -380,7 +387,7 @@ pub async fn handle<E: Executor>(
             let label = operation_label(&request);
             tracing::Span::current().record("operation", label.as_str());
             let started = Instant::now();
-            let request = match resolved(&endpoint, &method, request) {
+            let mut request = match resolved(&endpoint, &method, request) {
                 Ok(request) => request,
                 Err(error) => {
                     let response = Response::from_errors(vec![error]);
@@ -393,7 +400,7 @@ pub async fn handle<E: Executor>(
             let cached = endpoint
                 .catalogue_cache
                 .as_ref()
-                .and_then(|cache| Some((cache, cache.key(&request, &headers)?)));
+                .and_then(|cache| Some((cache, cache.key(&mut request, &headers)?)));
             let execute = async {
                 let response = endpoint
                     .executor

@@ -2,47 +2,36 @@
 //! (`a: verifyOtp(...) b: verifyOtp(...)`), multiplying work and defeating per-request rate
 //! limits; async-graphql limits depth and complexity but not aliases.
 //!
-//! The same extension refuses text holding the NUL character (U+0000), in variables or in
-//! the document's literals, before anything runs: PostgreSQL cannot store it in `text`, so it
+//! The same check refuses text holding the NUL character (U+0000), in variables or in the
+//! document's literals, before anything runs: PostgreSQL cannot store it in `text`, so it
 //! would otherwise surface as an internal error from whichever statement met it first.
+//!
+//! This is a check on the request, not an async-graphql extension: with any extension
+//! registered, async-graphql sends every field and every list item through its slow path
+//! (a registry lookup, type names formatted, the extension chain boxed), which made up a
+//! large share of the server's CPU on a catalogue listing.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Name, Positioned, ServerError, ServerResult, Value as ConstValue, Variables};
+use async_graphql::{Name, Positioned, Request, ServerError, Value as ConstValue};
 
+#[derive(Debug, Clone, Copy)]
 pub struct QueryLimits {
     pub max_aliases: usize,
 }
 
-impl ExtensionFactory for QueryLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AliasLimit {
-            max_aliases: self.max_aliases,
-        })
-    }
-}
-
-struct AliasLimit {
-    max_aliases: usize,
-}
-
-#[async_trait::async_trait]
-impl Extension for AliasLimit {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
+impl QueryLimits {
+    /// Checks `request` before it runs. The document is parsed here, once: the request keeps
+    /// it and execution uses it. A document that does not parse passes: execution reports
+    /// the syntax error the usual way.
+    pub fn check(&self, request: &mut Request) -> Result<(), ServerError> {
         // `\u0000` is how a GraphQL string literal spells NUL; JSON-decoded text holds it raw.
+        let query = &request.query;
         let literal_nul = query.contains('\0')
             || query.to_ascii_lowercase().contains("\\u0000")
             || query.contains("\\u{0}");
-        if literal_nul || variables.iter().any(|(_, value)| holds_nul(value)) {
+        if literal_nul || request.variables.iter().any(|(_, value)| holds_nul(value)) {
             let mut error =
                 ServerError::new("text may not contain the NUL character (U+0000)", None);
             error
@@ -51,9 +40,11 @@ impl Extension for AliasLimit {
                 .set("code", "BAD_USER_INPUT");
             return Err(error);
         }
-        let document = next.run(ctx, query, variables).await?;
+        let Ok(document) = request.parsed_query() else {
+            return Ok(());
+        };
         let mut counter = AliasCounter {
-            document: &document,
+            document,
             memo: HashMap::new(),
             visiting: HashSet::new(),
         };
@@ -69,7 +60,7 @@ impl Extension for AliasLimit {
                 ));
             }
         }
-        Ok(document)
+        Ok(())
     }
 }
 

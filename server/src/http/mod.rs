@@ -72,6 +72,9 @@ pub fn router(
     admin: AdminSchema,
     ws_shutdown: ws::Shutdown,
 ) -> Router {
+    let limits = QueryLimits {
+        max_aliases: settings.graphql.max_aliases,
+    };
     let shop = Arc::new(graphql::Endpoint {
         executor: shop,
         name: "shop",
@@ -86,6 +89,7 @@ pub fn router(
             &settings.graphql,
         )),
         catalogue_cache: state.catalogue_cache.clone(),
+        limits,
     });
     let admin = Arc::new(graphql::Endpoint {
         executor: admin,
@@ -98,6 +102,7 @@ pub fn router(
         )),
         persisted: None,
         catalogue_cache: None,
+        limits,
     });
 
     let layers = ServiceBuilder::new()
