@@ -618,9 +618,9 @@ mod tests {
 
     #[test]
     fn get_mutations_are_detected() {
-        assert!(is_non_query_operation(&Request::new("mutation { a }")));
-        assert!(!is_non_query_operation(&Request::new("{ a }")));
-        let named = Request::new("query Q { a } mutation M { b }").operation_name("M");
-        assert!(is_non_query_operation(&named));
+        assert!(is_non_query_operation(&mut Request::new("mutation { a }")));
+        assert!(!is_non_query_operation(&mut Request::new("{ a }")));
+        let mut named = Request::new("query Q { a } mutation M { b }").operation_name("M");
+        assert!(is_non_query_operation(&mut named));
     }
 }
