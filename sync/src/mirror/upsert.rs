@@ -44,6 +44,13 @@ pub struct ApplyOptions {
     pub publish_new_products: bool,
 }
 
+/// Whether every row fits the table: what a batch from the worker almost always does, and
+/// lets the consumer write the batch's rows as they are instead of a copy split by
+/// [`validate`].
+pub fn all_fit(spec: &TableSpec, rows: &[MirrorRow]) -> bool {
+    rows.iter().all(|row| check_row(spec, row).is_ok())
+}
+
 /// Splits rows into those that fit the table and those that do not.
 pub fn validate(spec: &TableSpec, rows: Vec<MirrorRow>) -> (Vec<MirrorRow>, Vec<RejectedRow>) {
     let mut good = Vec::with_capacity(rows.len());
@@ -464,6 +471,10 @@ mod tests {
             1,
             json!({ "variant_mahak_id": 1, "warehouse_mahak_id": 2, "quantity": 1, "quantity2": 0, "nope": 1 }),
         );
+        assert!(all_fit(spec, std::slice::from_ref(&ok)));
+        for bad_row in [&missing, &wrong, &unknown] {
+            assert!(!all_fit(spec, &[ok.clone(), bad_row.clone()]));
+        }
         let (good, bad) = validate(spec, vec![ok, missing, wrong, unknown]);
         assert_eq!(good.iter().map(|r| r.mahak_id).collect::<Vec<_>>(), vec![1]);
         assert_eq!(bad.len(), 3);

@@ -112,15 +112,24 @@ impl Consumer {
         }
 
         let spec = spec_for(batch.entity);
-        let (good, bad) = upsert::validate(spec, batch.rows.clone());
-        let mut letters: Vec<DeadLetter> = bad
-            .into_iter()
-            .map(|rejected| letter(batch, &rejected.row, rejected.reason))
-            .collect();
+        // Only a batch holding rows that do not fit is copied to split them out: the rows of
+        // every batch in hand stay in memory until it commits (up to `sync.prefetch` per
+        // consumer loop), and a copy of each doubled that.
+        let fitting;
+        let (good, mut letters): (&[MirrorRow], Vec<DeadLetter>) =
+            if upsert::all_fit(spec, &batch.rows) {
+                (&batch.rows, Vec::new())
+            } else {
+                let (good, bad) = upsert::validate(spec, batch.rows.clone());
+                fitting = good;
+                let letters = bad
+                    .into_iter()
+                    .map(|rejected| letter(batch, &rejected.row, rejected.reason))
+                    .collect();
+                (&fitting, letters)
+            };
         let written_ids: Vec<i64> = good.iter().map(|r| r.mahak_id).collect();
-        let counts = self
-            .apply_splitting(&tx, batch, &good, &mut letters)
-            .await?;
+        let counts = self.apply_splitting(&tx, batch, good, &mut letters).await?;
         dead_letters::record(&tx, &letters).await?;
         dead_letters::resolve_superseded(&tx, batch.entity, spec.table, &written_ids).await?;
 
