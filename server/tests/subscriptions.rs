@@ -316,6 +316,51 @@ async fn the_protocol_close_codes_are_graphql_ws() {
     assert_eq!(body["data"]["__typename"], "ShopQuery");
 }
 
+/// The per-request limits (aliases, NUL characters) hold for operations sent over the
+/// WebSocket as they do over HTTP: the operation gets an `error`, the socket stays open.
+#[tokio::test]
+async fn request_limits_apply_to_subscriptions() {
+    let db = TestDb::postgres().await;
+    let shop = start(&db).await;
+    let alice = shop.sign_in("09121110004").await;
+    let order = shop.place_order(&alice, 710).await;
+    let mut ws = shop
+        .connected(json!({ "Authorization": format!("Bearer {alice}") }))
+        .await;
+
+    // 31 aliases, one over the default `graphql.max_aliases`.
+    let fields: String = (0..31).map(|i| format!(" s{i}: status")).collect();
+    let query = format!(
+        "subscription($n: String!) {{ orderStatusChanged(orderNumber: $n) {{{fields} }} }}"
+    );
+    send(
+        &mut ws,
+        json!({ "id": "aliases", "type": "subscribe", "payload": { "query": query, "variables": { "n": order } } }),
+    )
+    .await;
+    let answer = recv(&mut ws).await;
+    assert_eq!(answer["id"], "aliases", "{answer}");
+    assert_eq!(answer["type"], "error", "{answer}");
+    assert!(
+        answer["payload"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("at most 30 aliases")),
+        "{answer}"
+    );
+
+    let nul = json!({ "id": "nul", "type": "subscribe", "payload": { "query": SUBSCRIPTION, "variables": { "n": "a\u{0}b" } } });
+    send(&mut ws, nul).await;
+    let answer = recv(&mut ws).await;
+    assert_eq!(answer["id"], "nul", "{answer}");
+    assert_eq!(answer["type"], "error", "{answer}");
+    let errors = json!({ "errors": answer["payload"] });
+    assert_eq!(error_codes(&errors), vec!["BAD_USER_INPUT"], "{answer}");
+
+    // The socket is still usable: the same subscription within the limits runs.
+    send(&mut ws, subscribe("ok", &order)).await;
+    assert_eq!(recv(&mut ws).await["type"], "next");
+}
+
 #[tokio::test]
 async fn a_message_over_the_body_limit_ends_the_connection() {
     let db = TestDb::postgres().await;

@@ -199,12 +199,7 @@ impl CatalogueCache {
 /// catalogue fields (fragments at the root are looked into). Anything unusual, an
 /// unparsable document included, is not cached; execution reports what is wrong with it.
 fn reads_only_catalogue(request: &mut Request) -> bool {
-    let operation_name = request.operation_name.clone();
-    let Ok(document) = request.parsed_query() else {
-        return false;
-    };
-    let Some(operation) = super::graphql::selected_operation(document, operation_name.as_deref())
-    else {
+    let Some((document, operation)) = super::graphql::selected_operation(request) else {
         return false;
     };
     if operation.node.ty != OperationType::Query {

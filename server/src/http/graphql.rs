@@ -217,29 +217,27 @@ fn parse_get_params(params: Vec<(String, String)>) -> Result<Request, String> {
     parse_params(Value::Object(map))
 }
 
-/// The operation of `document` that `operation_name` selects: the named one, or the only
-/// one when no name is given. `None` when that is ambiguous or names nothing.
-pub(super) fn selected_operation<'a>(
-    document: &'a ExecutableDocument,
-    operation_name: Option<&str>,
-) -> Option<&'a Positioned<OperationDefinition>> {
-    match (&document.operations, operation_name) {
+/// `request`'s document (parsed once and kept by the request) and the operation its
+/// `operationName` selects: the named one, or the only one when no name is given. `None`
+/// when the document does not parse, or the choice is ambiguous or names nothing.
+pub(super) fn selected_operation(
+    request: &mut Request,
+) -> Option<(&ExecutableDocument, &Positioned<OperationDefinition>)> {
+    let operation_name = request.operation_name.clone();
+    let document = request.parsed_query().ok()?;
+    let operation = match (&document.operations, operation_name.as_deref()) {
         (DocumentOperations::Single(op), _) => Some(op),
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
         (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
         (DocumentOperations::Multiple(_), None) => None,
-    }
+    }?;
+    Some((document, operation))
 }
 
 /// True when the operation the request selects is a mutation or subscription; those are not
 /// allowed over GET. An unparsable document is left to execution, which reports it.
 fn is_non_query_operation(request: &mut Request) -> bool {
-    let operation_name = request.operation_name.clone();
-    let Ok(document) = request.parsed_query() else {
-        return false;
-    };
-    selected_operation(document, operation_name.as_deref())
-        .is_some_and(|op| op.node.ty != OperationType::Query)
+    selected_operation(request).is_some_and(|(_, op)| op.node.ty != OperationType::Query)
 }
 
 /// The status of an answer with outcome `outcome` (see [`outcome`]): a request error is 400

@@ -27,10 +27,10 @@ impl QueryLimits {
     /// the syntax error the usual way.
     pub fn check(&self, request: &mut Request) -> Result<(), ServerError> {
         // `\u0000` is how a GraphQL string literal spells NUL; JSON-decoded text holds it raw.
-        let query = &request.query;
-        let literal_nul = query.contains('\0')
-            || query.to_ascii_lowercase().contains("\\u0000")
-            || query.contains("\\u{0}");
+        let query = request.query.as_bytes();
+        let literal_nul = query.contains(&0)
+            || query.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000"))
+            || request.query.contains("\\u{0}");
         if literal_nul || request.variables.iter().any(|(_, value)| holds_nul(value)) {
             let mut error =
                 ServerError::new("text may not contain the NUL character (U+0000)", None);

@@ -9,6 +9,7 @@
 //! (connection lost, deadlock) roll everything back and are reported to the bus, which
 //! retries the batch later.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -115,21 +116,21 @@ impl Consumer {
         // Only a batch holding rows that do not fit is copied to split them out: the rows of
         // every batch in hand stay in memory until it commits (up to `sync.prefetch` per
         // consumer loop), and a copy of each doubled that.
-        let fitting;
-        let (good, mut letters): (&[MirrorRow], Vec<DeadLetter>) =
+        let (good, mut letters): (Cow<'_, [MirrorRow]>, Vec<DeadLetter>) =
             if upsert::all_fit(spec, &batch.rows) {
-                (&batch.rows, Vec::new())
+                (Cow::Borrowed(&batch.rows), Vec::new())
             } else {
                 let (good, bad) = upsert::validate(spec, batch.rows.clone());
-                fitting = good;
                 let letters = bad
                     .into_iter()
                     .map(|rejected| letter(batch, &rejected.row, rejected.reason))
                     .collect();
-                (&fitting, letters)
+                (Cow::Owned(good), letters)
             };
         let written_ids: Vec<i64> = good.iter().map(|r| r.mahak_id).collect();
-        let counts = self.apply_splitting(&tx, batch, good, &mut letters).await?;
+        let counts = self
+            .apply_splitting(&tx, batch, &good, &mut letters)
+            .await?;
         dead_letters::record(&tx, &letters).await?;
         dead_letters::resolve_superseded(&tx, batch.entity, spec.table, &written_ids).await?;
 
